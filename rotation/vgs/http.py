@@ -1,0 +1,298 @@
+"""The one HTTP transport to VGS: timeouts, error mapping and bounded retries.
+
+Retries use exponential backoff with jitter and honour ``Retry-After``. They are bounded
+both in attempts and in total time, and apply only to errors worth retrying (429 and
+"unavailable"). Writes that are not idempotent (creating an account) are retried only when
+the request surely did not reach VGS: a refused connection, a 429 or a 503. A dropped
+connection or a gateway timeout after sending could mean the account exists, so those
+surface to the caller, which knows how to reconcile (see ``rotation.core``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import tenacity
+
+from rotation import __version__
+from rotation.vgs.errors import (
+    BadResponse,
+    Forbidden,
+    InvalidCredentials,
+    InvalidRequest,
+    LimitExceeded,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unavailable,
+    VGSError,
+)
+
+log = logging.getLogger("rotation.vgs")
+
+_JWT_LIKE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_LIMIT_WORDS = re.compile(r"maximum number|limit (is )?reached|limit exceeded", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. ``sleep`` and ``clock`` are injectable so tests run on virtual time."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_total: float = 30.0
+    max_retry_after: float = 30.0
+    jitter: bool = True
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, attempt: int, error: BaseException | None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return max(0.0, error.retry_after)
+        delay = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        if self.jitter:
+            delay = self.rng.uniform(delay / 2, delay)
+        return delay
+
+    @classmethod
+    def none(cls) -> RetryPolicy:
+        return cls(max_attempts=1)
+
+
+def safe_url(url: str) -> str:
+    """The URL without query, fragment or userinfo: what may appear in logs and errors."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _scrub(text: str, limit: int = 200) -> str:
+    text = _JWT_LIKE.sub("<redacted>", text.replace("\n", " ").strip())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_to_datetime(value) if value else None
+    if parsed is None:
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
+    """(error code, human detail) from a Keycloak or JSON:API error body, never raising."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, ""
+    if not isinstance(body, dict):
+        return None, ""
+    if "error" in body and isinstance(body["error"], str):
+        return body["error"], str(body.get("error_description") or "")
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        code = first.get("code")
+        detail = first.get("detail") or first.get("title") or ""
+        return (str(code) if code is not None else None), str(detail)
+    return None, str(body.get("message") or body.get("detail") or "")
+
+
+def error_for_response(response: httpx.Response, operation: str) -> VGSError:
+    """Map a non-success response to the taxonomy. The message holds no body verbatim."""
+    status = response.status_code
+    code, detail = _error_fields(response)
+    detail = _scrub(detail)
+    described = f"HTTP {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else "")
+    kw: dict[str, Any] = {"operation": operation, "status": status, "error_code": code}
+    if status == 429:
+        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+        return RateLimited(f"rate limited ({described})", retry_after=retry_after, **kw)
+    if status in (502, 503, 504):
+        return Unavailable(f"VGS unavailable ({described})", **kw)
+    if _LIMIT_WORDS.search(detail):
+        return LimitExceeded(f"limit reached ({described})", **kw)
+    if status == 401 or code in {"invalid_client", "unauthorized_client"}:
+        return InvalidCredentials(f"credentials refused ({described})", **kw)
+    if status == 403:
+        return Forbidden(f"forbidden ({described})", **kw)
+    if status == 404:
+        return NotFound(f"not found ({described})", **kw)
+    if status in (400, 409, 422):
+        return InvalidRequest(f"request refused ({described})", **kw)
+    if status >= 500:
+        return ServerError(f"VGS server error ({described})", **kw)
+    return BadResponse(f"unexpected response ({described})", **kw)
+
+
+def json_object(response: httpx.Response, operation: str) -> dict[str, Any]:
+    """The response body as a JSON object, or :class:`BadResponse` saying what it was."""
+    ctype = response.headers.get("content-type", "")
+    try:
+        body = response.json()
+    except ValueError:
+        kind = "an HTML page" if "html" in ctype or response.text.lstrip().startswith("<") else "not JSON"
+        raise BadResponse(
+            f"HTTP {response.status_code} body is {kind}", operation=operation,
+            status=response.status_code,
+        ) from None
+    if not isinstance(body, dict):
+        raise BadResponse(
+            f"HTTP {response.status_code} body is JSON but not an object",
+            operation=operation, status=response.status_code,
+        )
+    return body
+
+
+class VGSHttp:
+    """Shared HTTP client for every VGS call: one connection pool, one retry policy."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float | httpx.Timeout = 10.0,
+        retry: RetryPolicy | None = None,
+        verify: bool | str = True,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self._client = client or httpx.Client(
+            timeout=timeout,
+            verify=verify,
+            headers={"User-Agent": f"vgs-rotation/{__version__}"},
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+        self.request_count = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> VGSHttp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        expected: Iterable[int] = (200,),
+        idempotent: bool = True,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one logical request, retried per the policy; raise a :class:`VGSError`."""
+        ok = frozenset(expected)
+        policy = self.retry
+        started = policy.clock()
+
+        def attempt() -> httpx.Response:
+            return self._send_once(
+                operation, method, url, ok, idempotent,
+                headers=headers, data=data, json=json, content=content, auth=auth, params=params,
+            )
+
+        def should_retry(error: BaseException) -> bool:
+            if not isinstance(error, VGSError) or not error.retryable:
+                return False
+            return idempotent or getattr(error, "_not_sent", False) or error.status in (429, 503)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= policy.max_attempts:
+                return True
+            waited = policy.clock() - started
+            upcoming = state.upcoming_sleep
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                if exc.retry_after > policy.max_retry_after:
+                    return True
+            return waited + upcoming > policy.max_total
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return policy.backoff(state.attempt_number, exc)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "vgs call failed, retrying",
+                extra={
+                    "operation": operation,
+                    "attempt": state.attempt_number,
+                    "error": type(exc).__name__,
+                    "status": getattr(exc, "status", None),
+                    "wait_seconds": round(state.upcoming_sleep, 3),
+                },
+            )
+
+        retrying = tenacity.Retrying(
+            stop=stop,
+            wait=wait,
+            retry=tenacity.retry_if_exception(should_retry),
+            sleep=policy.sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def _send_once(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        ok: frozenset[int],
+        idempotent: bool,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        self.request_count += 1
+        target = safe_url(url)
+        began = time.perf_counter()
+        try:
+            response = self._client.request(method, url, **{k: v for k, v in kwargs.items() if v is not None})
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            err = Unavailable(f"cannot connect to {target} ({type(exc).__name__})", operation=operation)
+            err._not_sent = True  # type: ignore[attr-defined]
+            raise err from None
+        except httpx.TimeoutException as exc:
+            raise Unavailable(f"timed out talking to {target} ({type(exc).__name__})", operation=operation) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise Unavailable(f"connection to {target} dropped ({type(exc).__name__})", operation=operation) from None
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"HTTP failure talking to {target} ({type(exc).__name__})", operation=operation) from None
+        elapsed_ms = round((time.perf_counter() - began) * 1000, 1)
+        log.debug(
+            "vgs call",
+            extra={"operation": operation, "method": method, "url": target,
+                   "status": response.status_code, "elapsed_ms": elapsed_ms},
+        )
+        if response.status_code in ok:
+            return response
+        raise error_for_response(response, operation)
