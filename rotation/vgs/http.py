@@ -64,7 +64,7 @@ class RetryPolicy:
         delay = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         if self.jitter:
             delay = self.rng.uniform(delay / 2, delay)
-        return delay
+        return float(delay)
 
     @classmethod
     def none(cls) -> RetryPolicy:
@@ -153,13 +153,15 @@ def json_object(response: httpx.Response, operation: str) -> dict[str, Any]:
     except ValueError:
         kind = "an HTML page" if "html" in ctype or response.text.lstrip().startswith("<") else "not JSON"
         raise BadResponse(
-            f"HTTP {response.status_code} body is {kind}", operation=operation,
+            f"HTTP {response.status_code} body is {kind}",
+            operation=operation,
             status=response.status_code,
         ) from None
     if not isinstance(body, dict):
         raise BadResponse(
             f"HTTP {response.status_code} body is JSON but not an object",
-            operation=operation, status=response.status_code,
+            operation=operation,
+            status=response.status_code,
         )
     return body
 
@@ -216,8 +218,17 @@ class VGSHttp:
 
         def attempt() -> httpx.Response:
             return self._send_once(
-                operation, method, url, ok, idempotent,
-                headers=headers, data=data, json=json, content=content, auth=auth, params=params,
+                operation,
+                method,
+                url,
+                ok,
+                idempotent,
+                headers=headers,
+                data=data,
+                json=json,
+                content=content,
+                auth=auth,
+                params=params,
             )
 
         def should_retry(error: BaseException) -> bool:
@@ -231,9 +242,8 @@ class VGSHttp:
             waited = policy.clock() - started
             upcoming = state.upcoming_sleep
             exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RateLimited) and exc.retry_after is not None:
-                if exc.retry_after > policy.max_retry_after:
-                    return True
+            if isinstance(exc, RateLimited) and (exc.retry_after or 0.0) > policy.max_retry_after:
+                return True
             return waited + upcoming > policy.max_total
 
         def wait(state: tenacity.RetryCallState) -> float:
@@ -290,8 +300,13 @@ class VGSHttp:
         elapsed_ms = round((time.perf_counter() - began) * 1000, 1)
         log.debug(
             "vgs call",
-            extra={"operation": operation, "method": method, "url": target,
-                   "status": response.status_code, "elapsed_ms": elapsed_ms},
+            extra={
+                "operation": operation,
+                "method": method,
+                "url": target,
+                "status": response.status_code,
+                "elapsed_ms": elapsed_ms,
+            },
         )
         if response.status_code in ok:
             return response
