@@ -1,0 +1,74 @@
+"""Shared fixtures: the VGS emulator, moto's Secrets Manager server, a virtual clock,
+and a check that no secret reached the logs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.helpers import VirtualClock
+
+
+@pytest.fixture(scope="session")
+def _emulator_server() -> Iterator[Any]:
+    from rotation.emulator import Emulator
+
+    with Emulator(port=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(_emulator_server: Any) -> Iterator[Any]:
+    """The VGS emulator over real loopback HTTP, reset to its bootstrap state for each test."""
+    _emulator_server.reset()
+    yield _emulator_server
+    _emulator_server.faults.clear()
+
+
+@pytest.fixture
+def vclock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture(scope="session")
+def _moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_url(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """moto's Secrets Manager over real HTTP, reset for each test; boto3 is pointed at it
+    through the standard AWS environment variables."""
+    import httpx
+
+    httpx.post(f"{_moto_server}/moto-api/reset", timeout=10)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", _moto_server)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return _moto_server
+
+
+@pytest.fixture
+def leak_check(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
+    """Capture every log record at DEBUG; call ``leak_check(secret, ...)`` to assert that
+    none of the given values appears in any captured line (message or extra fields)."""
+    caplog.set_level(logging.DEBUG)
+
+    def check(*secrets: str, extra_text: str = "") -> None:
+        from tests.helpers import assert_no_secret
+
+        lines = [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
+        assert_no_secret("\n".join(lines) + "\n" + extra_text, *secrets)
+
+    yield check

@@ -1,0 +1,37 @@
+"""Small test helpers shared by several test modules."""
+
+from __future__ import annotations
+
+import threading
+
+
+class VirtualClock:
+    """A clock that only moves when told to. ``sleep`` advances it instead of waiting."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    """Fail if any secret (or a long enough piece of it) appears in ``text``."""
+    for secret in secrets:
+        if not secret:
+            continue
+        assert secret not in text, "a secret value leaked into the output"
+        if len(secret) >= 24:
+            for i in range(0, len(secret) - 16, 8):
+                assert secret[i : i + 16] not in text, "a fragment of a secret leaked into the output"
