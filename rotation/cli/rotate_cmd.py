@@ -36,9 +36,12 @@ def _issuers(timeout: float) -> IssuerFactory:
     help="Without --local: with --no-rotate-immediately Secrets Manager runs testSecret only.",
 )
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to follow the rotation.")
+@click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between status polls.")
 @click.option("--http-timeout", type=float, default=10.0, show_default=True, help="VGS HTTP timeout (--local).")
 @handle_errors
-def rotate(secret_id: str, local: bool, rotate_immediately: bool, timeout: float, http_timeout: float) -> None:
+def rotate(
+    secret_id: str, local: bool, rotate_immediately: bool, timeout: float, interval: float, http_timeout: float
+) -> None:
     """Rotate SECRET_ID now and follow it until it succeeds or fails (exit code tells).
 
     By default this asks Secrets Manager (RotateSecret), which invokes the rotation
@@ -80,7 +83,7 @@ def rotate(secret_id: str, local: bool, rotate_immediately: bool, timeout: float
     if not rotate_immediately:
         click.echo("testSecret only (RotateImmediately=false): see the rotation function's logs for the result")
         return
-    result = follow(store, secret_id, version, timeout=timeout)
+    result = follow(store, secret_id, version, timeout=timeout, interval=interval)
     if not result.succeeded:
         fail(result.detail, EXIT_FAILED)
     click.echo(f"rotated {secret_id}: {result.detail}")
