@@ -106,7 +106,9 @@ class EmuHTTP:
         body = {"data": {"attributes": {"name": name, "scopes": scope_list, **attributes}}}
         return self.http.post(self.sa_url(org=org), headers=self.bearer(token), json=body)
 
-    def new_account(self, name: str = "svc", scopes: Sequence[str | dict[str, Any]] = ("cards:read",), **kw: Any) -> dict[str, Any]:
+    def new_account(
+        self, name: str = "svc", scopes: Sequence[str | dict[str, Any]] = ("cards:read",), **kw: Any
+    ) -> dict[str, Any]:
         response = self.create_account(name=name, scopes=scopes, **kw)
         assert response.status_code == 201, response.text
         attributes: dict[str, Any] = response.json()["data"]["attributes"]
