@@ -190,6 +190,9 @@ def test_credentials_create_list_delete(vgs):
 
     bare = vgs.creds("POST", token)  # a body is optional
     assert bare.status_code == 201
+    assert vgs.creds("POST", token, json={}).status_code == 201
+    assert vgs.creds("POST", token, json={"data": []}).status_code == 400
+    assert vgs.creds("DELETE", token, "/" + vgs.creds("GET", token).json()["data"][-1]["id"]).status_code == 204
 
     listed = vgs.creds("GET", token)
     assert listed.status_code == 200
