@@ -41,7 +41,7 @@ def _log_to_captured_stdout() -> None:
 
     from rotation.lambda_rotation import logger
 
-    logger.registered_handler.setStream(sys.stdout)
+    logger.registered_handler.stream = sys.stdout  # type: ignore[attr-defined]
 
 
 def test_handler_rotates_logs_no_secret_and_emits_metrics(emulator, moto_url, capsys, monkeypatch):
