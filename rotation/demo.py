@@ -6,6 +6,7 @@ No AWS account and no network: both servers run in this process on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
