@@ -33,6 +33,9 @@ def local_stack() -> Iterator[tuple[Any, str]]:
 
     from rotation.emulator import Emulator
 
+    # moto's server logs every request through werkzeug, which resets its own level: a
+    # filter on the logger holds whatever the level.
+    logging.getLogger("werkzeug").addFilter(lambda record: record.levelno >= logging.WARNING)
     saved = {
         k: os.environ.get(k)
         for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
