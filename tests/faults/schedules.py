@@ -1,0 +1,617 @@
+"""Seeded fault schedules for the rotation core, and the invariants checked after each.
+
+A schedule is a pure function of its seed: ``run_schedule(seed, backend)``. It creates a
+rotated secret (a service account or an access credential, a random revoke policy), then
+runs 1-3 rotations through ``Rotation.handle`` as Secrets Manager drives them, each under:
+
+- step retries (any step repeated) and whole-rotation retries with the same token;
+- a crash (``Crash``, a BaseException) right after any external call, AWS or VGS;
+- VGS faults: 429 with Retry-After, 500, 502/503/504, dropped connections, delays
+  (emulator faults) and late timeouts (served, answer lost: ``inproc.LateTimeouts``);
+- Secrets Manager throttling (``StoreError(code="ThrottlingException", retryable=True)``
+  before a chosen store call) and lost answers (the call landed, the caller sees an error);
+- a second rotation of the same secret started between two external calls of the first
+  (its steps interleaved with the first's);
+- publisher runs in between rotations when a publisher is available (``Backend.publish``).
+
+Then it drives the secret to a completed rotation (finishing the pending token, as Secrets
+Manager's retries would, or ``rotation.status.repair`` and a fresh rotation) and checks the
+invariants (``check_at_rest``). Every violation names the seed and the action log, so
+``run_schedule(seed, ...)`` replays it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from rotation.core import STEPS, EventError, Rotation, RotationError, RotationEvent
+from rotation.document import DocumentError, parse_document
+from rotation.emulator import Emulator
+from rotation.issuers import SECRET_ANNOTATION, VERSION_ANNOTATION, CapacityError, default_issuer_factory, secret_tag
+from rotation.status import repair
+from rotation.stores import CURRENT, PENDING, PREVIOUS, SecretStore, StoreError
+from rotation.vgs import ClientCredentials, RetryPolicy, Secret, TokenClient, VaultApiProbe, VGSHttp, errors
+from tests.faults.inproc import LateTimeouts
+from tests.helpers import VirtualClock
+
+VGS_ROUTES = (
+    "token",
+    "accounts.create",
+    "accounts.list",
+    "accounts.delete",
+    "credentials.create",
+    "credentials.list",
+    "credentials.delete",
+    "cmp.card",
+    "vault_api",
+)
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "delay", "late")
+EXPECTED = (RotationError, EventError, StoreError, errors.VGSError, CapacityError)
+
+
+class Crash(BaseException):
+    """The process died: no ``except Exception`` in the code under test sees it."""
+
+
+# -- where the secret lives -------------------------------------------------------------
+
+
+class Backend(Protocol):
+    """A secret store plus a VGS emulator reachable through ``transport()``."""
+
+    emulator: Emulator
+    store: SecretStore
+
+    def transport(self) -> httpx.BaseTransport: ...
+    def create_secret(self, name: str, value: str) -> str: ...
+    def enable_rotation(self, arn: str) -> None: ...
+    def start_rotation(self, arn: str, token: str) -> None: ...
+    def all_values(self, arn: str) -> dict[str, str]: ...
+    def end_state(self, arn: str) -> list[tuple[str, tuple[str, ...], str | None]]: ...
+
+
+# -- counting and failing external calls --------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What happens at which external call of one attempt (all numbers are 1-based)."""
+
+    crash_after: int | None = None
+    throttle_store_calls: set[int] = field(default_factory=set)
+    lost_store_calls: set[int] = field(default_factory=set)
+    interleave_after: dict[int, Callable[[], None]] = field(default_factory=dict)
+
+
+class Calls:
+    """Counts external calls and fires the plan's crash, throttles and interleavings."""
+
+    def __init__(self, stats: Counter[str]) -> None:
+        self.stats = stats
+        self.plan = Plan()
+        self.count = 0
+        self.store_count = 0
+        self.log: list[str] = []
+        self.paused = 0
+
+    def arm(self, plan: Plan) -> None:
+        self.plan, self.count, self.store_count = plan, 0, 0
+
+    def disarm(self) -> None:
+        self.plan = Plan()
+
+    def before_store(self, name: str) -> None:
+        if self.paused:
+            return
+        self.store_count += 1
+        if self.store_count in self.plan.throttle_store_calls:
+            self.stats["store_throttles"] += 1
+            self.log.append(f"throttle aws:{name}")
+            raise StoreError(f"Secrets Manager {name} failed (ThrottlingException)", code="ThrottlingException",
+                             retryable=True)  # fmt: skip
+
+    def after(self, what: str, *, store: bool = False) -> None:
+        if self.paused:
+            return
+        self.count += 1
+        self.log.append(what)
+        hook = self.plan.interleave_after.pop(self.count, None)
+        if hook is not None:
+            self.paused += 1
+            try:
+                hook()
+            finally:
+                self.paused -= 1
+        if self.plan.crash_after == self.count:
+            self.plan.crash_after = None
+            self.stats["crashes"] += 1
+            raise Crash(f"crash after call {self.count}: {what}")
+        if store and self.store_count in self.plan.lost_store_calls:
+            self.stats["store_lost_answers"] += 1
+            raise StoreError(f"Secrets Manager {what} failed (RequestTimeout)", code="RequestTimeout", retryable=True)
+
+
+class FaultyStore:
+    """A SecretStore wrapper that counts calls and fails them as ``Calls`` says."""
+
+    def __init__(self, inner: SecretStore, calls: Calls) -> None:
+        self.inner = inner
+        self.calls = calls
+
+    def _do(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.calls.before_store(name)
+        result = fn(*args, **kwargs)
+        self.calls.after(f"aws:{name}", store=True)
+        return result
+
+    def describe(self, secret_id: str) -> Any:
+        return self._do("describe_secret", self.inner.describe, secret_id)
+
+    def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
+        value: str | None = self._do("get_secret_value", self.inner.get_value, secret_id, version_id=version_id,
+                                     stage=stage)  # fmt: skip
+        return value
+
+    def put_pending(self, secret_id: str, version_id: str, value: str, *, rotation_token: str | None = None) -> None:
+        self._do("put_secret_value", self.inner.put_pending, secret_id, version_id, value,
+                 rotation_token=rotation_token)  # fmt: skip
+
+    def move_stage(self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None) -> None:
+        self._do("update_secret_version_stage", self.inner.move_stage, secret_id, stage, to_version=to_version,
+                 from_version=from_version)  # fmt: skip
+
+    def put_value(self, secret_id: str, value: str) -> None:
+        self._do("put_secret_value", self.inner.put_value, secret_id, value)
+
+
+def http_factory(backend: Backend, calls: Calls, late: LateTimeouts, clock: VirtualClock,
+                 rng: random.Random) -> Callable[[], VGSHttp]:  # fmt: skip
+    class CountingHttp(VGSHttp):
+        def _send_once(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super()._send_once(operation, *args, **kwargs)
+            finally:
+                calls.after(f"vgs:{operation}")
+
+    client = httpx.Client(transport=late, timeout=5.0)
+
+    def make() -> VGSHttp:
+        policy = RetryPolicy(max_attempts=4, max_total=30.0, sleep=clock.sleep, clock=clock,
+                             rng=random.Random(rng.random()))  # fmt: skip
+        return CountingHttp(timeout=5.0, retry=policy, client=_Unclosable(client))  # type: ignore[arg-type]
+
+    return make
+
+
+class _Unclosable:
+    """The shared client survives the issuer's ``close()`` (one pool per schedule, not per step)."""
+
+    def __init__(self, inner: httpx.Client) -> None:
+        self.inner = inner
+
+    def request(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        return self.inner.request(*args, **kwargs)
+
+    def close(self) -> None:
+        return None
+
+
+# -- leak capture -----------------------------------------------------------------------
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.parts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.parts.append(f"{record.getMessage()} {record.__dict__}")
+
+
+@contextmanager
+def captured_logs() -> Iterator[_Capture]:
+    capture = _Capture()
+    logger = logging.getLogger("rotation")
+    old = logger.level
+    logger.addHandler(capture)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield capture
+    finally:
+        logger.removeHandler(capture)
+        logger.setLevel(old)
+
+
+def find_leaks(text: str, secrets: set[str]) -> list[str]:
+    """Which secrets (or 16-character fragments of long ones) appear in ``text``: described, not shown."""
+    found = []
+    for s in secrets:
+        if not s:
+            continue
+        if s in text or (len(s) >= 24 and any(s[i : i + 16] in text for i in range(0, len(s) - 16, 8))):
+            found.append(f"a secret of length {len(s)} starting {s[:3]}...")
+    return found
+
+
+# -- the schedule -----------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    seed: int
+    kind: str = ""
+    revoke: str = ""
+    violations: list[str] = field(default_factory=list)
+    stats: Counter[str] = field(default_factory=Counter)
+    log: list[str] = field(default_factory=list)
+
+    def describe(self, limit: int = 80) -> str:
+        head = f"schedule seed={self.seed} kind={self.kind} revoke={self.revoke}"
+        return head + "\n  " + "\n  ".join(self.violations) + "\n  actions: " + " | ".join(self.log[-limit:])
+
+
+class Schedule:
+    def __init__(self, seed: int, backend: Backend, *, publish: Callable[[Schedule], None] | None = None) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.backend = backend
+        self.emu = backend.emulator
+        self.clock = VirtualClock()
+        self.result = Result(seed)
+        self.stats = self.result.stats
+        self.calls = Calls(self.stats)
+        self.calls.log = self.result.log
+        self.late = LateTimeouts(backend.transport(), self.emu)
+        self.emu._app.sleep = self.clock.sleep  # delay faults advance the virtual clock
+        self.store = FaultyStore(backend.store, self.calls)
+        self.http = http_factory(backend, self.calls, self.late, self.clock, self.rng)
+        self.secrets: set[str] = set()
+        self.texts: list[str] = []
+        self.publish = publish
+        self.arn = ""
+        self.initial = ""
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        rng, emu = self.rng, self.emu
+        kind = rng.choice(("service-account", "service-account", "access-credentials"))
+        revoke = rng.choice(("next-rotation", "next-rotation", "immediate", "never"))
+        self.result.kind, self.result.revoke = kind, revoke
+        boot = emu.bootstrap
+        self.secrets.add(boot["client_secret"])
+        manager_arn = self.backend.create_secret(
+            f"vgs/manager-{self.seed}-{rng.randrange(1 << 30)}",
+            json.dumps({"client_id": boot["client_id"], "client_secret": boot["client_secret"]}),
+        )
+        hosts = {k: boot[k] for k in ("token_url", "accounts_url", "vault_management_url", "cmp_url",
+                                      "vault_api_url", "jwks_url")}  # fmt: skip
+        state = emu._state
+        doc: dict[str, Any]
+        if kind == "service-account":
+            scopes = rng.choice((["cards:read", "cards:write"], ["cards:write"], ["cards:read"]))
+            acct = state.create_account({"name": "cmp-app", "scopes": scopes, "vaults": [boot["vault_id"]],
+                                         "access_token_lifespan": 1200})  # fmt: skip
+            self.initial = acct.client_id
+            doc = {"kind": kind, "client_id": acct.client_id, "client_secret": acct.client_secret,
+                   "organization_id": boot["organization_id"], "vault_ids": [boot["vault_id"]], "scopes": scopes,
+                   "token_lifespan": 1200, "name": "cmp-app"}  # fmt: skip
+        else:
+            cred = state.create_credential(boot["vault_id"], None)
+            self.initial = cred.id
+            doc = {"kind": kind, "credential_id": cred.id, "username": cred.username, "password": cred.password,
+                   "vault_ids": [boot["vault_id"]]}  # fmt: skip
+        doc.update({"manager_secret_arn": manager_arn, "hosts": hosts, "revoke": revoke,
+                    "test": {"cmp_probe": rng.random() < 0.7, "attempts": rng.randint(1, 5)}})  # fmt: skip
+        self.arn = self.backend.create_secret(f"vgs/app-{self.seed}-{rng.randrange(1 << 30)}", json.dumps(doc))
+        self.backend.enable_rotation(self.arn)
+        self.harvest()
+
+    def rotation(self) -> Rotation:
+        return Rotation(self.store, default_issuer_factory(http_factory=self.http), clock=self.clock,
+                        sleep=self.clock.sleep)  # fmt: skip
+
+    def token(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def harvest(self) -> None:
+        """Remember every secret value that exists now (VGS shows a secret once; keep them all)."""
+        state = self.emu._state
+        with state.lock:
+            self.secrets.update(a.client_secret for a in state.accounts.values())
+            self.secrets.update(c.password for c in state.credentials.values())
+
+    # -- running steps ------------------------------------------------------------------
+
+    def event(self, step: str, token: str, rotation_token: str | None) -> dict[str, Any]:
+        ev: dict[str, Any] = {"Step": step, "SecretId": self.arn, "ClientRequestToken": token}
+        if rotation_token:
+            ev["RotationToken"] = rotation_token
+        return ev
+
+    def step(self, rot: Rotation, step: str, token: str, rotation_token: str | None, who: str) -> bool:
+        """One invocation of the Lambda. True when it returned, False when it raised as expected."""
+        ev = self.event(step, token, rotation_token)
+        self.texts.append(repr(RotationEvent.parse(ev)))
+        self.stats["steps"] += 1
+        try:
+            rot.handle(ev)
+            self.result.log.append(f"{who}:{step} ok")
+            return True
+        except Crash as exc:
+            self.result.log.append(f"{who}:{step} {exc}")
+            return False
+        except EXPECTED as exc:
+            self.stats[f"error:{type(exc).__name__}"] += 1
+            self.texts.append(f"{exc} {exc!r}")
+            self.result.log.append(f"{who}:{step} {type(exc).__name__}: {str(exc)[:120]}")
+            return False
+        except Exception as exc:  # a bug: the step failed in a way nobody planned for
+            self.texts.append(f"{exc} {exc!r}")
+            self.result.violations.append(f"unexpected {type(exc).__name__} in {step}: {str(exc)[:200]}")
+            return False
+        finally:
+            self.harvest()
+
+    def inject_vgs_faults(self) -> None:
+        rng = self.rng
+        for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
+            route = rng.choice(VGS_ROUTES)
+            kind = rng.choice(FAULT_KINDS)
+            count = rng.choice((1, 1, 1, 2, 3))
+            self.stats["vgs_faults"] += 1
+            self.result.log.append(f"fault {route} {kind} x{count}")
+            if kind == "late":
+                self.late.inject(route, count)
+            elif kind == "drop":
+                self.emu.faults.inject(route, drop=True, count=count)
+            elif kind == "delay":
+                self.emu.faults.inject(route, delay=rng.choice((0.5, 2.0, 20.0)), count=count)
+            elif kind == "429":
+                self.emu.faults.inject(route, status=429, count=count, retry_after=rng.choice((None, 1, 5, 60)))
+            else:
+                self.emu.faults.inject(route, status=int(kind), count=count)
+
+    def clear_faults(self) -> None:
+        self.emu.faults.clear()
+        self.late.clear()
+        self.calls.disarm()
+
+    def plan(self, token: str) -> Plan:
+        rng = self.rng
+        plan = Plan()
+        if rng.random() < 0.5:
+            plan.crash_after = rng.randint(1, 45)
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            self.stats["store_faults_planned"] += 1
+            (plan.throttle_store_calls if rng.random() < 0.7 else plan.lost_store_calls).add(rng.randint(1, 20))
+        if rng.random() < 0.15:
+            plan.interleave_after[rng.randint(1, 30)] = self.concurrent_rotation
+        return plan
+
+    def concurrent_rotation(self) -> None:
+        """A second rotation of the same secret, started between two calls of the first."""
+        other = self.token()
+        self.stats["concurrent_rotations"] += 1
+        self.result.log.append(f"concurrent rotation {other[:8]} starts")
+        self.backend.start_rotation(self.arn, other)
+        rot = self.rotation()
+        for step in STEPS[: self.rng.randint(1, 4)]:
+            if not self.step(rot, step, other, None, f"B{other[:4]}"):
+                break
+
+    def attempt(self, token: str, rotation_token: str | None) -> bool:
+        """One whole-rotation attempt by Secrets Manager, with this attempt's faults armed."""
+        self.inject_vgs_faults()
+        self.calls.arm(self.plan(token))
+        rot = self.rotation()
+        try:
+            for step in STEPS:
+                repeats = 2 if self.rng.random() < 0.2 else 1
+                for _ in range(repeats):
+                    if not self.step(rot, step, token, rotation_token, f"A{token[:4]}"):
+                        return False
+            return True
+        finally:
+            self.calls.disarm()
+
+    # -- settling and checking ----------------------------------------------------------
+
+    def settle(self, token: str, succeeded: bool) -> bool:
+        """Drive the secret to a completed rotation, as Secrets Manager's retries (or an operator
+        with ``vgs-rotate status --repair`` and a new rotation) would. False if that failed."""
+        self.clear_faults()
+        if not succeeded:
+            # Secrets Manager retries a failed rotation with the same token, even when
+            # finishSecret failed after AWSCURRENT moved (its retirement is then redone).
+            desc = self.backend.store.describe(self.arn)
+            if PENDING in desc.stages_of(token) or CURRENT in desc.stages_of(token):
+                self.result.log.append(f"retry {token[:8]}")
+                rot = self.rotation()
+                for step in STEPS:
+                    if not self.step(rot, step, token, None, "retry"):
+                        break
+        for _ in range(4):
+            desc = self.backend.store.describe(self.arn)
+            pending, current = desc.version_with(PENDING), desc.version_with(CURRENT)
+            if pending is None:
+                return True
+            rot = self.rotation()
+            if pending != current and self.rng.random() < 0.3:
+                self.result.log.append(f"repair {pending[:8]}")
+                self.stats["repairs"] += 1
+                try:
+                    for line in repair(self.backend.store, default_issuer_factory(http_factory=self.http), self.arn):
+                        self.texts.append(line)
+                except Exception as exc:
+                    self.result.violations.append(f"repair failed: {type(exc).__name__}: {str(exc)[:200]}")
+                    return False
+                fresh = self.token()
+                self.backend.start_rotation(self.arn, fresh)
+                pending = fresh
+            self.result.log.append(f"complete {pending[:8]}")
+            for step in STEPS:
+                if not self.step(rot, step, pending, None, "settle"):
+                    break
+        desc = self.backend.store.describe(self.arn)
+        if desc.version_with(PENDING) is not None:
+            self.result.violations.append("could not drive the secret to a completed rotation without faults")
+            return False
+        if desc.version_with(CURRENT) != token:
+            # Another rotation took over; what the loser left behind is for the next
+            # successful rotation to clean: run it, then check.
+            return self.clean_rotation("next")
+        return True
+
+    def clean_rotation(self, who: str) -> bool:
+        token = self.token()
+        self.backend.start_rotation(self.arn, token)
+        self.result.log.append(f"{who} rotation {token[:8]}")
+        rot = self.rotation()
+        for step in STEPS:
+            if not self.step(rot, step, token, None, who):
+                self.result.violations.append(f"{who} clean rotation failed at {step}")
+                return False
+        return True
+
+    def document(self, stage: str) -> Any:
+        raw = self.backend.store.get_value(self.arn, stage=stage)
+        return None if raw is None else parse_document(raw)
+
+    def present(self) -> dict[str, dict[str, Any]]:
+        if self.result.kind == "service-account":
+            return {a["client_id"]: a for a in self.emu.service_accounts()}
+        return {c["id"]: c for c in self.emu.access_credentials()}
+
+    def works(self, doc: Any) -> str | None:
+        """None if the document's credential authenticates at VGS, else why not."""
+        client = httpx.Client(transport=self.backend.transport(), timeout=5.0)
+        http = VGSHttp(timeout=5.0, retry=RetryPolicy.none(), client=client)
+        boot = self.emu.bootstrap
+        try:
+            if doc.kind == "service-account":
+                tok = TokenClient(boot["token_url"], http=http).mint(
+                    ClientCredentials(doc.client_id, doc.client_secret)
+                )
+                tok.check(client_id=doc.client_id, scopes=doc.scopes)
+            else:
+                VaultApiProbe(boot["vault_api_url"], http=http).check(doc.username, doc.password)
+        except errors.VGSError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            http.close()
+        return None
+
+    def check_at_rest(self, label: str) -> None:
+        v = self.result.violations
+        desc = self.backend.store.describe(self.arn)
+        if desc.version_with(PENDING) is not None:
+            v.append(f"{label}: AWSPENDING left after a completed rotation")
+        current = self.document(CURRENT)
+        previous = self.document(PREVIOUS)
+        self.texts.append(repr(current))
+        self.texts.append(repr(previous))
+        present = self.present()
+        if current is None:
+            v.append(f"{label}: no AWSCURRENT value")
+            return
+        if current.credential_ref not in present:
+            v.append(f"{label}: AWSCURRENT's credential does not exist at VGS")
+        problem = self.works(current)
+        if problem:
+            v.append(f"{label}: AWSCURRENT does not authenticate: {problem}")
+        revoke = self.result.revoke
+        if revoke == "next-rotation" and previous is not None and previous.credential_ref not in present:
+            v.append(f"{label}: AWSPREVIOUS's credential is gone under revoke=next-rotation (consumers lose it)")
+        tag = secret_tag(self.arn)
+        tagged = {ref for ref, item in present.items() if item["annotations"].get(SECRET_ANNOTATION) == tag}
+        live = tagged | ({self.initial} & set(present))
+        referenced = {current.credential_ref} | ({previous.credential_ref} if previous else set())
+        if revoke == "never":
+            token = desc.version_with(CURRENT)
+            extra = {ref for ref in tagged if present[ref]["annotations"].get(VERSION_ANNOTATION) == token}
+            extra.discard(current.credential_ref)
+            if extra:
+                v.append(f"{label}: the completed rotation left {len(extra)} extra credential(s) of its own")
+            return
+        if len(live) > 2:
+            v.append(f"{label}: {len(live)} live credentials for the secret at rest (at most 2)")
+        orphans = tagged - referenced
+        if orphans:
+            v.append(f"{label}: {len(orphans)} orphaned credential(s) made for the secret: {sorted(orphans)}")
+        stale = previous is not None and previous.credential_ref != current.credential_ref
+        if revoke == "immediate" and stale and previous.credential_ref in present:
+            v.append(f"{label}: revoke=immediate left AWSPREVIOUS's credential alive")
+
+    def check_leaks(self) -> None:
+        for value in self.backend.all_values(self.arn).values():
+            with suppress(DocumentError):
+                self.secrets.update(parse_document(value).secret_values())
+        leaks = find_leaks("\n".join(self.texts), self.secrets)
+        if leaks:
+            self.result.violations.append(f"secret in logs, errors or reprs: {leaks[:3]}")
+
+    # -- the whole schedule -------------------------------------------------------------
+
+    def run(self) -> Result:
+        with captured_logs() as logs:
+            try:
+                self._run()
+            except Exception as exc:  # the harness itself or an invariant read failed
+                self.result.violations.append(f"schedule aborted: {type(exc).__name__}: {str(exc)[:300]}")
+            finally:
+                self.clear_faults()
+        self.texts.extend(logs.parts)
+        self.check_leaks()
+        self.stats["late_timeouts"] = self.late.fired
+        self.stats["schedules"] = 1
+        self.stats["violations"] = len(self.result.violations)
+        return self.result
+
+    def _run(self) -> None:
+        self.setup()
+        for n in range(self.rng.randint(1, 3)):
+            token = self.token()
+            rotation_token = Secret(uuid.uuid4().hex + uuid.uuid4().hex).reveal() if self.rng.random() < 0.3 else None
+            if rotation_token:
+                self.secrets.add(rotation_token)
+            self.backend.start_rotation(self.arn, token)
+            self.result.log.append(f"rotation {n} token {token[:8]}")
+            succeeded = False
+            for _ in range(self.rng.randint(1, 4)):
+                self.stats["attempts"] += 1
+                if self.attempt(token, rotation_token):
+                    succeeded = True
+                    break
+            desc = self.backend.store.describe(self.arn)
+            if not succeeded and CURRENT in desc.stages_of(token) and self.rng.random() < 0.5:
+                # Secrets Manager gave up after AWSCURRENT moved (finishSecret failed while
+                # retiring): not a completed rotation; the next one must clean up after it.
+                self.result.log.append("gave up after promotion")
+                self.stats["given_up_after_promotion"] += 1
+                self.clear_faults()
+                continue
+            if not self.settle(token, succeeded):
+                return
+            self.check_at_rest(f"after rotation {n}")
+            if self.publish is not None and self.rng.random() < 0.5:
+                self.publish(self)
+        # the next successful rotation, clean: nothing may be orphaned after it
+        if self.clean_rotation("final"):
+            self.check_at_rest("after the final clean rotation")
+
+
+def run_schedule(seed: int, backend: Backend, **kw: Any) -> Result:
+    """Run schedule ``seed`` against ``backend`` (reset its emulator first)."""
+    backend.emulator.reset()
+    return Schedule(seed, backend, **kw).run()
