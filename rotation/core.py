@@ -241,22 +241,36 @@ class Rotation:
         new = self._document(ev.secret_id, version_id=ev.token)
         if new.revoke == "never":
             return
-        previous = self._document_or_none(ev.secret_id, stage=PREVIOUS)
-        live = {new.credential_ref}
-        if new.revoke != "immediate" and previous is not None:
-            live.add(previous.credential_ref)
-        # A retried finishSecret of a completed rotation must not take the credential of a
-        # newer rotation that is already under way.
-        newer = desc.version_with(PENDING)
-        if newer and newer != ev.token:
-            pending = self._document_or_none(ev.secret_id, version_id=newer)
-            if pending is not None:
-                live.add(pending.credential_ref)
         with self._issuer(new, desc) as issuer:
-            doomed = {ref for ref in (new.rotation.retire if new.rotation else ()) if ref not in live}
-            # Credentials this system made for this secret that no version uses any more:
-            # the result of crashes, abandoned or concurrent rotations.
-            doomed |= {o.ref for o in issuer.owned() if o.ref not in live}
+            # List first, then read what is live: a credential created after the listing
+            # is not a candidate, and one created before it is kept if the store (read
+            # after the listing) references it. Another rotation may run at any time.
+            owned, present = issuer.inventory()
+            fresh = self.store.describe(ev.secret_id)
+            if fresh.version_with(CURRENT) != ev.token:
+                # A newer rotation completed while this one finished: what is due is its
+                # to retire, and its credential is AWSCURRENT now. Delete nothing.
+                log.info("finishSecret: a newer rotation is current; leaving retirement to it")
+                return
+            previous_id = fresh.version_with(PREVIOUS)
+            previous = self._document_or_none(ev.secret_id, version_id=previous_id) if previous_id else None
+            live = {new.credential_ref}
+            if new.revoke != "immediate" and previous is not None:
+                live.add(previous.credential_ref)
+            # A retried finishSecret of a completed rotation must not take the credential of
+            # a newer rotation under way: stored as AWSPENDING, or created and not yet stored.
+            newer = fresh.version_with(PENDING)
+            if newer and newer != ev.token:
+                pending = self._document_or_none(ev.secret_id, version_id=newer)
+                if pending is not None:
+                    live.add(pending.credential_ref)
+                live |= {o.ref for o in owned if o.version_id == newer}
+            # Candidates: what this rotation retires, and credentials this system made for
+            # this secret that no version uses any more: the result of crashes, abandoned or
+            # concurrent rotations. Live ones are never deleted.
+            due = set(new.rotation.retire if new.rotation else ())
+            due |= {o.ref for o in owned}
+            doomed = {ref for ref in due if ref in present and ref not in live}
             for ref in sorted(doomed):
                 issuer.delete(ref)
         if doomed:

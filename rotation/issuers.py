@@ -54,6 +54,10 @@ class Owned:
 class Issuer(Protocol):
     def owned(self) -> list[Owned]: ...
     def present(self) -> set[str]: ...
+    def inventory(self) -> tuple[list[Owned], set[str]]:
+        """What this system made for the secret, and every credential present: one listing."""
+        ...
+
     def ensure_capacity(self, keep: set[str]) -> None: ...
     def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument: ...
     def test(self, doc: SecretDocument) -> None: ...
@@ -89,15 +93,20 @@ class ServiceAccountIssuer(_Base):
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 
-    def owned(self) -> list[Owned]:
-        return [
+    def inventory(self) -> tuple[list[Owned], set[str]]:
+        listed = self.accounts.list()
+        owned = [
             Owned(a.client_id, a.annotations.get(VERSION_ANNOTATION, ""))
-            for a in self.accounts.list()
+            for a in listed
             if a.annotations.get(SECRET_ANNOTATION) == self.tag and a.client_id != self.manager_id
         ]
+        return owned, {a.client_id for a in listed}
+
+    def owned(self) -> list[Owned]:
+        return self.inventory()[0]
 
     def present(self) -> set[str]:
-        return {a.client_id for a in self.accounts.list()}
+        return self.inventory()[1]
 
     def ensure_capacity(self, keep: set[str]) -> None:
         # The 50-per-organization limit is shared with accounts this secret does not own,
@@ -153,15 +162,20 @@ class AccessCredentialIssuer(_Base):
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 
-    def owned(self) -> list[Owned]:
-        return [
+    def inventory(self) -> tuple[list[Owned], set[str]]:
+        listed = self.vault.list()
+        owned = [
             Owned(c.id, c.annotations.get(VERSION_ANNOTATION, ""))
-            for c in self.vault.list()
+            for c in listed
             if c.annotations.get(SECRET_ANNOTATION) == self.tag
         ]
+        return owned, {c.id for c in listed}
+
+    def owned(self) -> list[Owned]:
+        return self.inventory()[0]
 
     def present(self) -> set[str]:
-        return {c.id for c in self.vault.list()}
+        return self.inventory()[1]
 
     def ensure_capacity(self, keep: set[str]) -> None:
         existing = self.vault.list()
