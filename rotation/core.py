@@ -145,17 +145,33 @@ class Rotation:
             # A crash between creating at VGS and storing at AWS leaves a credential
             # annotated with this token and no stored value: it cannot be recovered (VGS
             # shows a secret only once), so delete it and create anew.
-            for leftover in issuer.owned():
+            owned, present = issuer.inventory()
+            for leftover in owned:
                 if leftover.version_id == ev.token and leftover.ref not in live:
                     issuer.delete(leftover.ref)
             issuer.ensure_capacity(keep=live)
 
-            retire: tuple[str, ...] = ()
+            retire: set[str] = set()
             if current.revoke == "next-rotation" and previous and previous.credential_ref != current.credential_ref:
-                retire = (previous.credential_ref,)
+                retire.add(previous.credential_ref)
             elif current.revoke == "immediate":
-                retire = (current.credential_ref,)
-            rotation = RotationMetadata(version_id=ev.token, created_at=int(self.clock()), retire=retire)
+                retire.add(current.credential_ref)
+            if current.revoke != "never":
+                # Still due from earlier rotations whose finishSecret never got to delete it
+                # (Secrets Manager gave up after the promotion): carried forward while it
+                # exists, since a credential made outside this system has no annotation
+                # by which a later rotation could find it.
+                for doc in (current, previous):
+                    if doc is not None and doc.rotation is not None:
+                        retire |= doc.rotation.due()
+            keep_current = current.revoke != "immediate"
+            retire = {r for r in retire if r in present and not (keep_current and r == current.credential_ref)}
+            rotation = RotationMetadata(
+                version_id=ev.token,
+                created_at=int(self.clock()),
+                retire=tuple(sorted(retire)),
+                replaces=current.credential_ref,
+            )
             pending = issuer.create(current, rotation)
             try:
                 self.store.put_pending(
@@ -265,10 +281,16 @@ class Rotation:
                 if pending is not None:
                     live.add(pending.credential_ref)
                 live |= {o.ref for o in owned if o.version_id == newer}
-            # Candidates: what this rotation retires, and credentials this system made for
-            # this secret that no version uses any more: the result of crashes, abandoned or
-            # concurrent rotations. Live ones are never deleted.
-            due = set(new.rotation.retire if new.rotation else ())
+            # Candidates: what this rotation and the previous one were due to retire and the
+            # credentials they replaced (a finishSecret may have died before deleting; another
+            # rotation completing in between makes ``retire`` stale; a credential made outside
+            # this system carries no annotation to be found by), and credentials this system
+            # made for this secret that no version uses any more: the result of crashes,
+            # abandoned or concurrent rotations. Live ones are never deleted.
+            due: set[str] = set()
+            for doc in (new, previous):
+                if doc is not None and doc.rotation is not None:
+                    due |= doc.rotation.due()
             due |= {o.ref for o in owned}
             doomed = {ref for ref in due if ref in present and ref not in live}
             for ref in sorted(doomed):

@@ -71,9 +71,24 @@ class RotationMetadata:
     version_id: str
     created_at: int
     retire: tuple[str, ...] = ()
+    # The credential that was AWSCURRENT when this version was made. It leaves the overlap
+    # window once neither AWSCURRENT nor AWSPREVIOUS holds it, even when ``retire`` is stale
+    # because another rotation completed in between (see ``Rotation._retire``).
+    replaces: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"version_id": self.version_id, "created_at": self.created_at, "retire": list(self.retire)}
+        out: dict[str, Any] = {
+            "version_id": self.version_id,
+            "created_at": self.created_at,
+            "retire": list(self.retire),
+        }
+        if self.replaces is not None:
+            out["replaces"] = self.replaces
+        return out
+
+    def due(self) -> set[str]:
+        """What this rotation was due to retire: ``retire`` and what it replaced."""
+        return set(self.retire) | ({self.replaces} if self.replaces else set())
 
 
 @dataclass(frozen=True)
@@ -275,7 +290,10 @@ def _rotation(raw: Any) -> RotationMetadata | None:
         raise DocumentError("rotation", "must hold version_id and created_at")
     if not isinstance(retire, list) or not all(isinstance(r, str) for r in retire):
         raise DocumentError("rotation.retire", "must be a list of strings")
-    return RotationMetadata(version_id, created_at, tuple(retire))
+    replaces = raw.get("replaces")
+    if replaces is not None and not isinstance(replaces, str):
+        raise DocumentError("rotation.replaces", "must be a string")
+    return RotationMetadata(version_id, created_at, tuple(retire), replaces)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 from rotation.core import Rotation
 from rotation.issuers import default_issuer_factory
-from tests.rotation_harness import CallBudget, CountingStore, World, counting_http, make_world, start_rotation
+from tests.rotation_harness import CallBudget, CountingStore, Crash, World, counting_http, make_world, start_rotation
 from tests.test_rotation import mints
 
 
@@ -63,3 +64,56 @@ def test_a_finish_overtaken_by_a_newer_rotation_keeps_the_new_current(emulator, 
     current = world.document()
     assert current.rotation.version_id != a  # B is current
     mints(world, current)
+
+
+def test_an_interrupted_retirement_is_finished_by_the_next_rotation(emulator, moto_url):
+    """finishSecret moved AWSCURRENT and died before deleting; Secrets Manager gave up. The
+    credential it was to delete (the initial one, made outside this system, so without an
+    annotation) used to stay live forever: nothing after that rotation knew of it."""
+    world = make_world(emulator)
+    initial = world.initial_client_id
+    world.rotate()
+    second = start_rotation(world.secret_arn)
+    world.run(second, ("createSecret", "setSecret", "testSecret"))
+
+    def crash() -> None:
+        raise Crash("died after promoting")
+
+    moves_current = lambda kw: kw.get("VersionStage") == "AWSCURRENT"  # noqa: E731
+    rot = hooked_rotation(world, "update_secret_version_stage", moves_current, crash)
+    with contextlib.suppress(Crash):
+        rot.handle(event(world, "finishSecret", second))
+    assert initial in world.live_for_secret()  # not retired: Secrets Manager gave up
+    world.rotate()
+    current, previous = world.document(), world.document("AWSPREVIOUS")
+    assert world.live_for_secret() == {current.credential_ref, previous.credential_ref}
+    assert initial not in world.live_for_secret()
+
+
+def test_a_rotation_that_read_a_stale_current_still_retires_what_it_replaced(emulator, moto_url):
+    """Rotation B started while A's finishSecret ran (after its guards) and created its
+    credential reading AWSCURRENT = the initial one; A then completed, and B after it. B's
+    ``retire`` (computed at its createSecret, when there was no AWSPREVIOUS) was empty, so
+    the initial credential, neither AWSCURRENT nor AWSPREVIOUS any more, used to stay
+    live: three credentials at rest, one of them unknown to every later rotation."""
+    world = make_world(emulator)
+    initial = world.initial_client_id
+    a = start_rotation(world.secret_arn)
+    world.run(a, ("createSecret", "setSecret", "testSecret"))
+    b: list[str] = []
+
+    def start_b() -> None:
+        b.append(start_rotation(world.secret_arn))
+        world.run(b[0], ("createSecret", "setSecret"))
+
+    moves_current = lambda kw: kw.get("VersionStage") == "AWSCURRENT"  # noqa: E731
+    rot = hooked_rotation(world, "update_secret_version_stage", moves_current, start_b, when="before")
+    rot.handle(event(world, "finishSecret", a))
+    assert world.document().rotation.version_id == a
+    world.run(b[0], ("testSecret", "finishSecret"))
+    current, previous = world.document(), world.document("AWSPREVIOUS")
+    assert current.rotation.version_id == b[0]
+    assert initial not in world.live_for_secret()
+    assert world.live_for_secret() == {current.credential_ref, previous.credential_ref}
+    mints(world, current)
+    mints(world, previous)
