@@ -37,6 +37,19 @@ from rotation.vgs.secret import Secret
 log = logging.getLogger("rotation.core")
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+# Secrets Manager error codes after which a PutSecretValue surely did not happen.
+_WRITE_REFUSED = frozenset(
+    {
+        "ThrottlingException",
+        "ResourceExistsException",
+        "InvalidRequestException",
+        "InvalidParameterException",
+        "LimitExceededException",
+        "AccessDeniedException",
+        "ResourceNotFoundException",
+        "EncryptionFailure",
+    }
+)
 _MAX_ID = 2048
 
 
@@ -180,13 +193,20 @@ class Rotation:
                     pending.to_json(),
                     rotation_token=ev.rotation_token.reveal() if ev.rotation_token else None,
                 )
-            except StoreError:
-                self._undo_create(ev, issuer, pending.credential_ref)
+            except StoreError as exc:
+                self._undo_create(ev, issuer, pending.credential_ref, refused=exc.code in _WRITE_REFUSED)
                 raise
         log.info("createSecret: new credential stored as AWSPENDING", extra={"credential": pending.credential_ref})
 
-    def _undo_create(self, ev: RotationEvent, issuer: Issuer, ref: str) -> None:
-        """The write failed: delete the new credential unless the write in fact landed."""
+    def _undo_create(self, ev: RotationEvent, issuer: Issuer, ref: str, *, refused: bool) -> None:
+        """The write failed: delete the new credential unless the write in fact landed.
+
+        A refusal (throttled, another value under this token, a version that lost
+        AWSPENDING to another rotation) surely did not land: no read-back, which could
+        itself fail and leave the credential to the next rotation to clean."""
+        if refused:
+            issuer.delete(ref)
+            return
         try:
             stored = self.store.get_value(ev.secret_id, version_id=ev.token)
         except StoreError:

@@ -117,3 +117,38 @@ def test_a_rotation_that_read_a_stale_current_still_retires_what_it_replaced(emu
     assert world.live_for_secret() == {current.credential_ref, previous.credential_ref}
     mints(world, current)
     mints(world, previous)
+
+
+def test_a_refused_pending_write_deletes_the_new_credential_at_once(emulator, moto_url):
+    """PutSecretValue was refused (throttled) and the read-back that decides whether it
+    landed failed too: the new credential used to stay at VGS, tagged but unreferenced,
+    until some later rotation found it. A refusal surely did not land: delete at once."""
+    from rotation.stores import StoreError
+
+    world = make_world(emulator)
+    token = start_rotation(world.secret_arn)
+    store = CountingStore(world.budget)
+    real = store._call
+    failing = {"put_secret_value": 1, "get_secret_value": 0}
+
+    def call(name: str, **kwargs: Any) -> Any:
+        if name == "put_secret_value" and failing["put_secret_value"]:
+            failing["put_secret_value"] -= 1
+            failing["get_secret_value"] = 5
+            raise StoreError("Secrets Manager put_secret_value failed (ThrottlingException)",
+                             code="ThrottlingException", retryable=True)  # fmt: skip
+        if name == "get_secret_value" and failing["get_secret_value"]:
+            raise StoreError("Secrets Manager get_secret_value failed (ThrottlingException)",
+                             code="ThrottlingException", retryable=True)  # fmt: skip
+        return real(name, **kwargs)
+
+    store._call = call  # type: ignore[method-assign]
+    rot = Rotation(store, default_issuer_factory(http_factory=counting_http(world.budget, world.clock)),
+                   clock=world.clock, sleep=world.clock.sleep)  # fmt: skip
+    try:
+        rot.handle(event(world, "createSecret", token))
+    except StoreError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("the refused write must fail the step")
+    assert world.tagged_at_vgs() == set()
