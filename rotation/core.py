@@ -78,8 +78,10 @@ class RotationEvent:
             value = event.get(key)
             if value is None:
                 raise EventError(f"rotation event is missing '{key}'")
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str):
                 raise EventError(f"rotation event '{key}' must be a non-empty string, not {type(value).__name__}")
+            if not value.strip():
+                raise EventError(f"rotation event '{key}' is empty")
             if len(value) > _MAX_ID:
                 raise EventError(f"rotation event '{key}' is too long ({len(value)} characters)")
             values[key] = value

@@ -40,8 +40,10 @@ def _str(data: Mapping[str, Any], key: str, *, required: bool = True, doc: str =
         if required:
             raise DocumentError(key, "is missing", document=doc)
         return None
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         raise DocumentError(key, f"must be a non-empty string, not {type(value).__name__}", document=doc)
+    if not value.strip():
+        raise DocumentError(key, "is empty", document=doc)
     if len(value) > 4096:
         raise DocumentError(key, "is too long", document=doc)
     return value
