@@ -1,0 +1,326 @@
+"""The four rotation steps, store-agnostic, top to bottom.
+
+Secrets Manager calls the rotation once per step, may call any step more than once, and
+the process may die between any two external calls. Each step therefore starts from what
+the store and VGS say now, never from memory, and each is safe to run again:
+
+- createSecret makes a new VGS credential and stores it as AWSPENDING under the token;
+- setSecret has nothing to push (VGS generates the secret);
+- testSecret proves the pending credential mints a token with the right client and scopes;
+- finishSecret promotes it to AWSCURRENT, then deletes what leaves the overlap window.
+
+Every credential a rotation creates is annotated with the secret and the token, so a
+crash between "create at VGS" and "store at AWS" is found and cleaned on the next try.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotation.document import (
+    DocumentError,
+    ManagerCredentials,
+    RotationMetadata,
+    SecretDocument,
+    parse_document,
+    parse_manager,
+)
+from rotation.issuers import CapacityError, Issuer, IssuerFactory
+from rotation.stores import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore, StoreError
+from rotation.vgs import errors
+from rotation.vgs.secret import Secret
+
+log = logging.getLogger("rotation.core")
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+_MAX_ID = 2048
+
+
+class EventError(ValueError):
+    """The rotation event is malformed. Nothing was read or written."""
+
+
+class RotationError(Exception):
+    """A step cannot complete; Secrets Manager will retry the rotation or mark it failed."""
+
+
+@dataclass(frozen=True)
+class RotationEvent:
+    step: str
+    secret_id: str
+    token: str
+    rotation_token: Secret | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, event: Any) -> RotationEvent:
+        """Validate the event Secrets Manager sends. Errors name the key, never a value."""
+        if not isinstance(event, Mapping):
+            raise EventError(f"rotation event must be a JSON object, not {type(event).__name__}")
+        values: dict[str, str] = {}
+        for key in ("Step", "SecretId", "ClientRequestToken"):
+            value = event.get(key)
+            if value is None:
+                raise EventError(f"rotation event is missing '{key}'")
+            if not isinstance(value, str) or not value.strip():
+                raise EventError(f"rotation event '{key}' must be a non-empty string, not {type(value).__name__}")
+            if len(value) > _MAX_ID:
+                raise EventError(f"rotation event '{key}' is too long ({len(value)} characters)")
+            values[key] = value
+        if values["Step"] not in STEPS:
+            raise EventError(f"rotation event has an unknown 'Step' (expected one of {', '.join(STEPS)})")
+        rotation_token = event.get("RotationToken")
+        if rotation_token is not None and (not isinstance(rotation_token, str) or len(rotation_token) > _MAX_ID):
+            raise EventError("rotation event 'RotationToken' must be a string")
+        return cls(
+            step=values["Step"],
+            secret_id=values["SecretId"],
+            token=values["ClientRequestToken"],
+            rotation_token=Secret(rotation_token) if rotation_token else None,
+        )
+
+
+class Rotation:
+    """Runs rotation steps against a secret store and VGS.
+
+    ``allow_new_version`` lets createSecret run for a token that is not yet a version of
+    the secret: Secrets Manager creates that version before calling the Lambda, but the
+    local driver (``vgs-rotate rotate --local``) has no way to, so createSecret's write
+    creates it. ``require_rotation_enabled`` is relaxed by the same driver, for secrets
+    that are rotated by hand only.
+    """
+
+    def __init__(
+        self,
+        store: SecretStore,
+        issuers: IssuerFactory,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        allow_new_version: bool = False,
+        require_rotation_enabled: bool = True,
+    ) -> None:
+        self.store = store
+        self.issuers = issuers
+        self.clock = clock
+        self.sleep = sleep
+        self.allow_new_version = allow_new_version
+        self.require_rotation_enabled = require_rotation_enabled
+
+    def handle(self, event: Any) -> None:
+        """Validate ``event`` and run its step."""
+        ev = RotationEvent.parse(event)
+        step: Callable[[RotationEvent], None] = {
+            "createSecret": self.create_secret,
+            "setSecret": self.set_secret,
+            "testSecret": self.test_secret,
+            "finishSecret": self.finish_secret,
+        }[ev.step]
+        step(ev)
+
+    # -- createSecret ---------------------------------------------------------------
+
+    def create_secret(self, ev: RotationEvent) -> None:
+        desc, already_current = self._guard(ev)
+        if already_current:
+            return
+        if self.store.get_value(ev.secret_id, version_id=ev.token, stage=PENDING) is not None:
+            log.info("createSecret: AWSPENDING already holds a value for this token; nothing to do")
+            return
+        current = self._document(ev.secret_id, stage=CURRENT)
+        previous = self._document_or_none(ev.secret_id, stage=PREVIOUS)
+        live = {current.credential_ref} | ({previous.credential_ref} if previous else set())
+
+        with self._issuer(current, desc) as issuer:
+            # An abandoned rotation left AWSPENDING on another version: its credential was
+            # never promoted, and our write is about to take the label from it.
+            stale = desc.version_with(PENDING)
+            if stale and stale != ev.token:
+                stale_doc = self._document_or_none(ev.secret_id, version_id=stale)
+                if stale_doc and stale_doc.credential_ref not in live:
+                    issuer.delete(stale_doc.credential_ref)
+            # A crash between creating at VGS and storing at AWS leaves a credential
+            # annotated with this token and no stored value: it cannot be recovered (VGS
+            # shows a secret only once), so delete it and create anew.
+            for leftover in issuer.owned():
+                if leftover.version_id == ev.token and leftover.ref not in live:
+                    issuer.delete(leftover.ref)
+            issuer.ensure_capacity(keep=live)
+
+            retire: tuple[str, ...] = ()
+            if current.revoke == "next-rotation" and previous and previous.credential_ref != current.credential_ref:
+                retire = (previous.credential_ref,)
+            elif current.revoke == "immediate":
+                retire = (current.credential_ref,)
+            rotation = RotationMetadata(version_id=ev.token, created_at=int(self.clock()), retire=retire)
+            pending = issuer.create(current, rotation)
+            try:
+                self.store.put_pending(
+                    ev.secret_id,
+                    ev.token,
+                    pending.to_json(),
+                    rotation_token=ev.rotation_token.reveal() if ev.rotation_token else None,
+                )
+            except StoreError:
+                self._undo_create(ev, issuer, pending.credential_ref)
+                raise
+        log.info("createSecret: new credential stored as AWSPENDING", extra={"credential": pending.credential_ref})
+
+    def _undo_create(self, ev: RotationEvent, issuer: Issuer, ref: str) -> None:
+        """The write failed: delete the new credential unless the write in fact landed."""
+        try:
+            stored = self.store.get_value(ev.secret_id, version_id=ev.token)
+        except StoreError:
+            return  # unknown: the next attempt finds the credential by its annotation
+        if stored is None:
+            issuer.delete(ref)
+
+    # -- setSecret ------------------------------------------------------------------
+
+    def set_secret(self, ev: RotationEvent) -> None:
+        # VGS generates the client secret (or password) when createSecret creates the
+        # credential; there is no "set password" call to push it anywhere. The guards and
+        # the pending document's validation still run, so a bad event fails here as it
+        # would in any other step.
+        _, already_current = self._guard(ev)
+        if not already_current:
+            self._document(ev.secret_id, version_id=ev.token, stage=PENDING)
+
+    # -- testSecret -----------------------------------------------------------------
+
+    def test_secret(self, ev: RotationEvent) -> None:
+        desc, already_current = self._guard(ev)
+        if already_current:
+            return
+        pending = self._document(ev.secret_id, version_id=ev.token, stage=PENDING)
+        manager = self._manager(pending)
+        attempts = pending.test.attempts
+        with self._issuer(pending, desc, manager) as issuer:
+            for attempt in range(1, attempts + 1):
+                try:
+                    issuer.test(pending)
+                    log.info("testSecret: pending credential works", extra={"attempt": attempt})
+                    return
+                except (errors.InvalidCredentials, errors.Unavailable, errors.RateLimited) as exc:
+                    # A credential just created may take a moment to reach every VGS node.
+                    if attempt == attempts:
+                        raise RotationError(
+                            f"testSecret: pending credential failed after {attempts} attempts: {exc}"
+                        ) from None
+                    delay = min(16.0, 2.0 ** (attempt - 1))
+                    log.warning(
+                        "testSecret: not accepted yet, retrying", extra={"attempt": attempt, "wait_seconds": delay}
+                    )
+                    self.sleep(delay)
+                except (errors.VGSError, ValueError) as exc:
+                    raise RotationError(f"testSecret: pending credential failed: {exc}") from None
+
+    # -- finishSecret ---------------------------------------------------------------
+
+    def finish_secret(self, ev: RotationEvent) -> None:
+        desc, _ = self._guard(ev)
+        current_version = desc.version_with(CURRENT)
+        if current_version != ev.token:
+            # An explicit RemoveFromVersionId: AWS refuses to move AWSCURRENT without it,
+            # and moves AWSPREVIOUS onto the version we take AWSCURRENT from.
+            self.store.move_stage(ev.secret_id, CURRENT, to_version=ev.token, from_version=current_version)
+            log.info("finishSecret: AWSCURRENT moved to the new version")
+        if PENDING in desc.stages_of(ev.token) or current_version != ev.token:
+            fresh = self.store.describe(ev.secret_id)
+            if PENDING in fresh.stages_of(ev.token):
+                self.store.move_stage(ev.secret_id, PENDING, to_version=None, from_version=ev.token)
+            desc = fresh
+        # Retiring runs again when finishSecret is retried after the stage move, so a crash
+        # between promoting and deleting leaves nothing behind.
+        self._retire(ev, desc)
+
+    def _retire(self, ev: RotationEvent, desc: SecretDescription) -> None:
+        new = self._document(ev.secret_id, version_id=ev.token)
+        previous = self._document_or_none(ev.secret_id, stage=PREVIOUS)
+        live = {new.credential_ref}
+        if new.revoke != "immediate" and previous is not None:
+            live.add(previous.credential_ref)
+        if new.revoke == "never":
+            return
+        with self._issuer(new, desc) as issuer:
+            doomed = {ref for ref in (new.rotation.retire if new.rotation else ()) if ref not in live}
+            # Credentials this system made for this secret that no version uses any more:
+            # the result of crashes, abandoned or concurrent rotations.
+            doomed |= {o.ref for o in issuer.owned() if o.ref not in live}
+            for ref in sorted(doomed):
+                issuer.delete(ref)
+        if doomed:
+            log.info("finishSecret: retired credentials", extra={"credentials": sorted(doomed)})
+
+    # -- shared ---------------------------------------------------------------------
+
+    def _guard(self, ev: RotationEvent) -> tuple[SecretDescription, bool]:
+        """The checks of AWS's rotation template. Returns (description, already current)."""
+        desc = self.store.describe(ev.secret_id)
+        if self.require_rotation_enabled and not desc.rotation_enabled:
+            raise RotationError(f"rotation is not enabled for secret {desc.name}")
+        stages = desc.stages_of(ev.token)
+        if ev.token not in desc.versions:
+            if ev.step == "createSecret" and self.allow_new_version:
+                return desc, False
+            raise EventError(f"ClientRequestToken is not a version of secret {desc.name}")
+        if CURRENT in stages:
+            log.info("%s: version is already AWSCURRENT", ev.step)
+            return desc, True
+        if PENDING not in stages:
+            raise EventError(f"version is not AWSPENDING for secret {desc.name}: another rotation may have replaced it")
+        return desc, False
+
+    def _document(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> SecretDocument:
+        raw = self.store.get_value(secret_id, version_id=version_id, stage=stage)
+        what = stage or "the version"
+        if raw is None:
+            raise RotationError(f"secret has no value at {what}")
+        try:
+            return parse_document(raw)
+        except DocumentError as exc:
+            raise DocumentError(
+                exc.field, str(exc).split(f"'{exc.field}' ", 1)[-1], document=f"secret document ({what})"
+            ) from None
+
+    def _document_or_none(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> SecretDocument | None:
+        raw = self.store.get_value(secret_id, version_id=version_id, stage=stage)
+        if raw is None:
+            return None
+        try:
+            return parse_document(raw)
+        except DocumentError as exc:
+            log.warning("ignoring an older version that is not a valid document", extra={"field": exc.field})
+            return None
+
+    def _manager(self, doc: SecretDocument) -> ManagerCredentials:
+        raw = self.store.get_value(doc.manager_secret_arn, stage=CURRENT)
+        if raw is None:
+            raise RotationError("the manager secret (manager_secret_arn) has no AWSCURRENT value")
+        return parse_manager(raw)
+
+    def _issuer(
+        self, doc: SecretDocument, desc: SecretDescription, manager: ManagerCredentials | None = None
+    ) -> _IssuerScope:
+        return _IssuerScope(self.issuers(doc, manager or self._manager(doc), desc.arn))
+
+
+class _IssuerScope:
+    """Closes the issuer's HTTP pool when a step ends, whatever happened."""
+
+    def __init__(self, issuer: Issuer) -> None:
+        self.issuer = issuer
+
+    def __enter__(self) -> Issuer:
+        return self.issuer
+
+    def __exit__(self, *exc: object) -> None:
+        self.issuer.close()
+
+
+__all__ = ["STEPS", "CapacityError", "EventError", "Rotation", "RotationError", "RotationEvent"]

@@ -1,0 +1,209 @@
+"""Issuers: create, test and delete one kind of VGS credential for the rotation core.
+
+The core decides *when*; an issuer knows *how* for its kind (service accounts through the
+Accounts API, access credentials through the vault-management API). Every credential an
+issuer creates is annotated with the secret it belongs to and the rotation version that
+made it, so a retried or crashed rotation can find, and clean up, what it made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from rotation.document import ManagerCredentials, RotationMetadata, SecretDocument
+from rotation.vgs import (
+    AccountsClient,
+    CachedTokenAuth,
+    ClientCredentials,
+    CMPProbe,
+    TokenClient,
+    VaultApiProbe,
+    VaultCredentialsClient,
+    VGSHttp,
+    errors,
+)
+from rotation.vgs.vault_credentials import MAX_CREDENTIALS_PER_VAULT
+
+log = logging.getLogger("rotation.issuers")
+
+SECRET_ANNOTATION = "vgs-rotation/secret"
+VERSION_ANNOTATION = "vgs-rotation/version"
+
+
+class CapacityError(Exception):
+    """No room for one more credential: nothing was created. The message says what to delete."""
+
+
+def secret_tag(secret_arn: str) -> str:
+    """A short, stable tag for a secret, stored as an annotation on what its rotations create."""
+    return hashlib.sha256(secret_arn.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A credential this system created for a secret: its VGS id and the rotation that made it."""
+
+    ref: str
+    version_id: str
+
+
+class Issuer(Protocol):
+    def owned(self) -> list[Owned]: ...
+    def present(self) -> set[str]: ...
+    def ensure_capacity(self, keep: set[str]) -> None: ...
+    def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument: ...
+    def test(self, doc: SecretDocument) -> None: ...
+    def delete(self, ref: str) -> bool: ...
+    def close(self) -> None: ...
+
+
+IssuerFactory = Callable[[SecretDocument, ManagerCredentials, str], Issuer]
+
+
+class _Base:
+    def __init__(self, doc: SecretDocument, manager: ManagerCredentials, secret_arn: str, http: VGSHttp) -> None:
+        self.doc = doc
+        self.http = http
+        self.tag = secret_tag(secret_arn)
+        self.tokens = TokenClient(doc.hosts.token_url, http=http, allow_insecure_http=doc.hosts.allow_insecure_http)
+        self.manager_auth = CachedTokenAuth(self.tokens, ClientCredentials(manager.client_id, manager.client_secret))
+        self.manager_id = manager.client_id
+
+    def annotations(self, rotation: RotationMetadata) -> dict[str, str]:
+        return {SECRET_ANNOTATION: self.tag, VERSION_ANNOTATION: rotation.version_id}
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class ServiceAccountIssuer(_Base):
+    def __init__(self, doc: SecretDocument, manager: ManagerCredentials, secret_arn: str, http: VGSHttp) -> None:
+        super().__init__(doc, manager, secret_arn, http)
+        assert doc.organization_id is not None
+        self.accounts = AccountsClient(
+            doc.hosts.accounts_url, doc.organization_id, auth=self.manager_auth, http=http,
+            allow_insecure_http=doc.hosts.allow_insecure_http,
+        )  # fmt: skip
+
+    def owned(self) -> list[Owned]:
+        return [
+            Owned(a.client_id, a.annotations.get(VERSION_ANNOTATION, ""))
+            for a in self.accounts.list()
+            if a.annotations.get(SECRET_ANNOTATION) == self.tag and a.client_id != self.manager_id
+        ]
+
+    def present(self) -> set[str]:
+        return {a.client_id for a in self.accounts.list()}
+
+    def ensure_capacity(self, keep: set[str]) -> None:
+        # The 50-per-organization limit is shared with accounts this secret does not own,
+        # so there is nothing safe to free here: VGS's refusal surfaces from create().
+        return None
+
+    def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument:
+        name = f"{base.name}-{hashlib.sha256(rotation.version_id.encode()).hexdigest()[:8]}"
+        try:
+            created = self.accounts.create(
+                name=name,
+                scopes=base.scopes,
+                vaults=base.vault_ids,
+                annotations=self.annotations(rotation),
+                access_token_lifespan=base.token_lifespan,
+            )
+        except errors.LimitExceeded as exc:
+            raise CapacityError(
+                f"{exc}. Delete service accounts that are no longer used (`vgs-rotate status` shows the ones "
+                "behind this secret's versions), then retry the rotation"
+            ) from None
+        log.info("service account created", extra={"client_id": created.client_id, "account_name": name})
+        return base.with_service_account(created.client_id, created.client_secret, rotation)
+
+    def test(self, doc: SecretDocument) -> None:
+        assert doc.client_id is not None and doc.client_secret is not None
+        token = self.tokens.mint(ClientCredentials(doc.client_id, doc.client_secret))
+        token.check(client_id=doc.client_id, scopes=doc.scopes)
+        if doc.test.cmp_probe and doc.hosts.cmp_url:
+            try:
+                CMPProbe(doc.hosts.cmp_url, http=self.http, allow_insecure_http=doc.hosts.allow_insecure_http).check(
+                    token
+                )
+            except errors.Forbidden:
+                # 403 proves the token authenticates; it is only wrong if the account
+                # was meant to read cards.
+                if "cards:read" in doc.scopes:
+                    raise
+
+    def delete(self, ref: str) -> bool:
+        if ref == self.manager_id:
+            raise ValueError("refusing to delete the manager service account")
+        deleted = self.accounts.delete(ref)
+        log.info("service account deleted", extra={"client_id": ref, "was_present": deleted})
+        return deleted
+
+
+class AccessCredentialIssuer(_Base):
+    def __init__(self, doc: SecretDocument, manager: ManagerCredentials, secret_arn: str, http: VGSHttp) -> None:
+        super().__init__(doc, manager, secret_arn, http)
+        self.vault = VaultCredentialsClient(
+            doc.hosts.vault_management_url, doc.vault_id, auth=self.manager_auth, http=http,
+            allow_insecure_http=doc.hosts.allow_insecure_http,
+        )  # fmt: skip
+
+    def owned(self) -> list[Owned]:
+        return [
+            Owned(c.id, c.annotations.get(VERSION_ANNOTATION, ""))
+            for c in self.vault.list()
+            if c.annotations.get(SECRET_ANNOTATION) == self.tag
+        ]
+
+    def present(self) -> set[str]:
+        return {c.id for c in self.vault.list()}
+
+    def ensure_capacity(self, keep: set[str]) -> None:
+        existing = self.vault.list()
+        if len(existing) >= MAX_CREDENTIALS_PER_VAULT:
+            candidates = [c.id for c in existing if c.id not in keep]
+            raise CapacityError(
+                f"vault {self.doc.vault_id} already has {len(existing)} of {MAX_CREDENTIALS_PER_VAULT} access "
+                f"credentials, so no new one can be created. Delete one this secret does not use "
+                f"(not AWSCURRENT or AWSPREVIOUS), e.g. one of: {', '.join(candidates[:5]) or '(none)'}"
+            )
+
+    def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument:
+        try:
+            created = self.vault.create(annotations=self.annotations(rotation))
+        except errors.LimitExceeded as exc:
+            raise CapacityError(f"{exc}. Delete an access credential this secret does not use") from None
+        log.info("access credential created", extra={"credential_id": created.id})
+        return base.with_access_credential(created.id, created.username, created.password, rotation)
+
+    def test(self, doc: SecretDocument) -> None:
+        assert doc.username is not None and doc.password is not None
+        if not doc.vault_api_url:
+            raise ValueError("secret document: field 'hosts.vault_api_url' is needed to test access credentials")
+        VaultApiProbe(doc.vault_api_url, http=self.http, allow_insecure_http=doc.hosts.allow_insecure_http).check(
+            doc.username, doc.password
+        )
+
+    def delete(self, ref: str) -> bool:
+        deleted = self.vault.delete(ref)
+        log.info("access credential deleted", extra={"credential_id": ref, "was_present": deleted})
+        return deleted
+
+
+def default_issuer_factory(
+    *, http_timeout: float = 10.0, http_factory: Callable[[], VGSHttp] | None = None
+) -> IssuerFactory:
+    """Issuers over real HTTP. ``http_factory`` lets tests inject virtual-time retries."""
+
+    def make(doc: SecretDocument, manager: ManagerCredentials, secret_arn: str) -> Issuer:
+        http = http_factory() if http_factory else VGSHttp(timeout=http_timeout)
+        if doc.kind == "service-account":
+            return ServiceAccountIssuer(doc, manager, secret_arn, http)
+        return AccessCredentialIssuer(doc, manager, secret_arn, http)
+
+    return make

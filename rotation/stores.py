@@ -1,0 +1,60 @@
+"""The small interfaces the rotation core needs from a secret store.
+
+The core speaks only these; ``rotation.aws_store`` implements them with boto3. Keeping
+them narrow keeps the four steps readable and lets other stores (or fakes) plug in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+CURRENT = "AWSCURRENT"
+PENDING = "AWSPENDING"
+PREVIOUS = "AWSPREVIOUS"
+
+
+class StoreError(Exception):
+    """A store call failed. The message names the call and the AWS error code, no values."""
+
+    def __init__(self, message: str, *, code: str | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class SecretDescription:
+    arn: str
+    name: str
+    rotation_enabled: bool
+    versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # version id -> stages
+
+    def version_with(self, stage: str) -> str | None:
+        return next((v for v, stages in self.versions.items() if stage in stages), None)
+
+    def stages_of(self, version_id: str) -> tuple[str, ...]:
+        return self.versions.get(version_id, ())
+
+
+class SecretStore(Protocol):
+    def describe(self, secret_id: str) -> SecretDescription:
+        """The secret's ARN, whether rotation is enabled, and its versions with their stages."""
+        ...
+
+    def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
+        """The string value of one version (by id and/or stage); None when it has none."""
+        ...
+
+    def put_pending(self, secret_id: str, version_id: str, value: str, *, rotation_token: str | None = None) -> None:
+        """Store ``value`` as ``version_id`` labelled AWSPENDING (idempotent for the same value)."""
+        ...
+
+    def move_stage(self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None) -> None:
+        """Move ``stage`` onto ``to_version`` (None: remove it) from ``from_version``, explicitly."""
+        ...
+
+    def put_value(self, secret_id: str, value: str) -> None:
+        """Write a new AWSCURRENT value (used for token secrets, never for rotated secrets)."""
+        ...
