@@ -16,9 +16,9 @@ import pytest
 from cryptography import x509
 from google.protobuf.empty_pb2 import Empty
 from grpclib.client import Channel
+from grpclib.config import Configuration
 from grpclib.const import Cardinality, Status
 from grpclib.exceptions import GRPCError
-from grpclib.config import Configuration
 from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
@@ -195,7 +195,7 @@ def test_field_errors_name_the_field():
         FieldData(schema, {"ttl": "soon"})
     with pytest.raises(LogicalError, match="'n': must be at least 60"):
         FieldData(schema, {"n": 5})
-    with pytest.raises(LogicalError, match="unknown field.*bogus"):
+    with pytest.raises(LogicalError, match=r"unknown field.*bogus"):
         FieldData(schema, {"bogus": 1})
     with pytest.raises(LogicalError, match="'flag'"):
         FieldData(schema, {"flag": "maybe"})

@@ -44,7 +44,7 @@ def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.1, wha
             last = predicate()
             if last:
                 return last
-        except Exception as exc:  # noqa: BLE001 - keep polling
+        except Exception as exc:
             last = exc
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}: {last!r}")
@@ -162,9 +162,18 @@ def bao_server() -> Iterator[Bao]:
     # Start with an empty plugin dir: dev mode auto-mounts whatever it finds there at startup.
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [BAO, "server", "-dev", f"-dev-root-token-id={token}", f"-dev-listen-address=127.0.0.1:{port}",
-             f"-dev-plugin-dir={plugin_dir}", "-log-level=debug"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=work,
+            [
+                BAO,
+                "server",
+                "-dev",
+                f"-dev-root-token-id={token}",
+                f"-dev-listen-address=127.0.0.1:{port}",
+                f"-dev-plugin-dir={plugin_dir}",
+                "-log-level=debug",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=work,
         )
     addr = f"http://127.0.0.1:{port}"
     try:
@@ -184,8 +193,12 @@ def bao_server() -> Iterator[Bao]:
 def bao_registered(bao_server: Bao) -> Bao:
     """The plugin registered (with test hooks and no minimum WAL/orphan age)."""
     bao_server.register(
-        env=["VGS_PLUGIN_TEST_HOOKS=1", "VGS_PLUGIN_WAL_MIN_AGE=0", "VGS_PLUGIN_ORPHAN_MIN_AGE=0",
-             "VGS_PLUGIN_LOG_LEVEL=DEBUG"]
+        env=[
+            "VGS_PLUGIN_TEST_HOOKS=1",
+            "VGS_PLUGIN_WAL_MIN_AGE=0",
+            "VGS_PLUGIN_ORPHAN_MIN_AGE=0",
+            "VGS_PLUGIN_LOG_LEVEL=DEBUG",
+        ]
     )
     return bao_server
 
