@@ -28,7 +28,7 @@ from rotation.vgs import (
     errors,
 )
 from vault_plugin.framework import ErrorKind, LogicalBackend, LogicalError, Router, SystemView
-from vault_plugin.storage import Storage
+from vault_plugin.storage import CachingStorage, Storage
 
 log = logging.getLogger("vault_plugin.vgs")
 T = TypeVar("T")
@@ -138,7 +138,7 @@ class VGSBackend(LogicalBackend):
         from vault_plugin.paths import all_paths, secret_types
 
         self.clock = clock
-        self._storage: Storage | None = None
+        self._storage: CachingStorage | None = None
         self.system: SystemView | None = None
         self.mount_id = ""
         self.http = VGSHttp(timeout=10.0, retry=RetryPolicy(max_attempts=3, max_total=20))
@@ -154,7 +154,7 @@ class VGSBackend(LogicalBackend):
 
     # lifecycle -------------------------------------------------------------------------
     async def setup(self, storage: Storage, system: SystemView, config: Mapping[str, str], backend_uuid: str) -> None:
-        self._storage = storage
+        self._storage = CachingStorage(storage, ("config", "roles/", "token-cache/", "role-accounts/"))
         self.system = system
         self.mount_id = backend_uuid
 
@@ -163,6 +163,8 @@ class VGSBackend(LogicalBackend):
         await asyncio.to_thread(self.http.close)
 
     def invalidate(self, key: str) -> None:
+        if isinstance(self._storage, CachingStorage):
+            self._storage.invalidate(key)
         if key == "config":
             self._clients = None
 

@@ -84,3 +84,46 @@ class MemoryStorage:
                 head, sep, _ = rest.partition("/")
                 out.add(head + sep)
         return sorted(out)
+
+
+class CachingStorage:
+    """Write-through cache over another :class:`Storage` for hot, small entries (config, roles,
+    cached tokens). Coherent because the host runs one plugin process per mount and every
+    write goes through it; :meth:`invalidate` drops an entry when the host says it changed
+    (``InvalidateKey``, e.g. on replication)."""
+
+    def __init__(self, inner: Storage, prefixes: tuple[str, ...]) -> None:
+        self._inner = inner
+        self._prefixes = prefixes
+        self._memo: dict[str, dict[str, Any] | None] = {}
+
+    def _cached(self, key: str) -> bool:
+        return any(key == p or (p.endswith("/") and key.startswith(p)) for p in self._prefixes)
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        if key in self._memo:
+            value = self._memo[key]
+            return None if value is None else dict(value)
+        value = await self._inner.get(key)
+        if self._cached(key):
+            self._memo[key] = None if value is None else dict(value)
+        return value
+
+    async def put(self, key: str, value: dict[str, Any]) -> None:
+        self._memo.pop(key, None)
+        await self._inner.put(key, value)
+        if self._cached(key):
+            self._memo[key] = json.loads(json.dumps(value))
+
+    async def delete(self, key: str) -> None:
+        self._memo.pop(key, None)
+        await self._inner.delete(key)
+
+    async def list(self, prefix: str) -> list[str]:
+        return await self._inner.list(prefix)
+
+    def invalidate(self, key: str | None = None) -> None:
+        if key is None:
+            self._memo.clear()
+        else:
+            self._memo.pop(key, None)
