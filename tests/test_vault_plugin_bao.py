@@ -303,3 +303,20 @@ def test_two_mounts_at_once(bao_registered: Bao, emulator: Any):
     finally:
         for path in paths:
             bao_registered.cli("secrets", "disable", path)
+
+
+def test_tidy_removes_accounts_whose_lease_record_is_gone(bao_registered: Bao, mount: str, emulator: Any):
+    configure(bao_registered, mount, emulator)
+    client = bao_registered.hvac()
+    client.write_data(f"{mount}/roles/dyn", data={"scopes": "cards:read"})
+    before = set(accounts(emulator))
+    out = bao_registered.cli("read", f"{mount}/creds/dyn", "crash_at=creds-after-create")
+    assert out.returncode != 0
+    orphans = set(accounts(emulator)) - before
+    assert len(orphans) == 1, "the crash left an account without a lease"
+    wait_until(lambda: client.write_data(f"{mount}/tidy", data={}), what="plugin restarted and tidy ran")
+    assert not orphans & set(accounts(emulator))
+    # a live lease's account survives tidy
+    live = client.read(f"{mount}/creds/dyn")["data"]["client_id"]
+    client.write_data(f"{mount}/tidy", data={})
+    assert live in accounts(emulator)

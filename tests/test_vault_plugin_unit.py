@@ -200,3 +200,33 @@ def test_field_errors_name_the_field():
     with pytest.raises(LogicalError, match="'flag'"):
         FieldData(schema, {"flag": "maybe"})
     assert FieldData(schema, {"flag": "true", "ttl": "1m"}).get("ttl") == 60
+
+
+def test_exits_when_the_parent_dies():
+    host = HostIdentity.generate()
+    env = dict(host.plugin_env(), PYTHONPATH=str(ROOT), PY=sys.executable)
+    # A middle process starts the plugin, waits for its handshake line (as a host would), prints
+    # the plugin's pid and exits without reaping it: the plugin is orphaned.
+    middle = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'vault_plugin'], stdout=subprocess.PIPE,"
+        " stderr=subprocess.DEVNULL)\n"
+        "p.stdout.readline()\n"
+        "print(p.pid, flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", middle], env=env, stdout=subprocess.PIPE, text=True)
+    out, _ = proc.communicate(timeout=30)
+    pid = int(out.strip())
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie waiting for its (new) parent to reap it has exited too
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[1].split()[0] == "Z"
+
+    from tests.vault_fixtures import wait_until
+
+    wait_until(gone, timeout=30, what="plugin exit after parent death")

@@ -57,6 +57,7 @@ def paths(b: VGSBackend) -> list[Path]:
                 annotations=b.annotations("creds", name, issue=marker),
                 access_token_lifespan=role.get("token_lifespan") or None,
             )
+            b.crash_point("creds-after-create", d.get("crash_at") if b.test_hooks else None)
             now = b.clock()
             await b.storage.put(
                 f"leases/{acct.client_id}",
@@ -81,6 +82,9 @@ def paths(b: VGSBackend) -> list[Path]:
             ),
         )
 
+    fields = {"name": Field(FieldType.NAME, "Name of the role.", required=True, pattern=NAME_RE)}
+    if b.test_hooks:
+        fields["crash_at"] = Field(FieldType.STRING, "Test hook.", allowed=("creds-after-create",))
     return [
         Path(
             pattern=rf"creds/(?P<name>{NAME_RE})",
@@ -91,7 +95,7 @@ def paths(b: VGSBackend) -> list[Path]:
                 "account at VGS. Leases renew up to the role's max_ttl. A periodic tidy deletes accounts this "
                 "mount created whose lease record is gone (after crashes)."
             ),
-            fields={"name": Field(FieldType.NAME, "Name of the role.", required=True, pattern=NAME_RE)},
+            fields=fields,
             operations={Operation.READ: read},
         )
     ]
