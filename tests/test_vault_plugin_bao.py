@@ -320,3 +320,15 @@ def test_tidy_removes_accounts_whose_lease_record_is_gone(bao_registered: Bao, m
     live = client.read(f"{mount}/creds/dyn")["data"]["client_id"]
     client.write_data(f"{mount}/tidy", data={})
     assert live in accounts(emulator)
+
+
+def test_static_rotation_crash_is_undone(bao_registered: Bao, mount: str, emulator: Any):
+    configure(bao_registered, mount, emulator)
+    client = bao_registered.hvac()
+    a = client.write_data(f"{mount}/static-roles/app", data={"scopes": "cards:read"})["data"]["client_id"]
+    before = set(accounts(emulator))
+    with pytest.raises(hvac.exceptions.VaultError):
+        client.write_data(f"{mount}/rotate-role/app", data={"crash_at": "static-after-create"})
+    wait_until(lambda: client.write_data(f"{mount}/tidy", data={}), what="plugin restarted and tidy ran")
+    assert set(accounts(emulator)) == before
+    assert client.read(f"{mount}/static-creds/app")["data"]["client_id"] == a

@@ -12,7 +12,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -234,7 +234,11 @@ class VGSBackend(LogicalBackend):
 
         if self._storage is None or await self.storage.get("config") is None:
             return
-        for name, task in periodic_tasks(self):
+        async with self.lock("periodic"):  # the minute's rollback and a tidy write never overlap
+            await self._run_periodic(periodic_tasks(self))
+
+    async def _run_periodic(self, tasks: list[tuple[str, Callable[[], Awaitable[None]]]]) -> None:
+        for name, task in tasks:
             try:
                 await task()
             except Exception as exc:
