@@ -331,3 +331,34 @@ def test_static_rotation_crash_is_undone(bao_registered: Bao, mount: str, emulat
     wait_until(lambda: client.write_data(f"{mount}/tidy", data={}), what="plugin restarted and tidy ran")
     assert set(accounts(emulator)) == before
     assert client.read(f"{mount}/static-creds/app")["data"]["client_id"] == a
+
+
+def test_concurrent_token_reads_mint_once(bao_registered: Bao, mount: str, emulator: Any):
+    from concurrent.futures import ThreadPoolExecutor
+
+    configure(bao_registered, mount, emulator)
+    client = bao_registered.hvac()
+    client.write_data(f"{mount}/roles/busy", data={"scopes": "cards:read"})
+    creates, mints = emulator.request_counts["accounts.create"], emulator.request_counts["token"]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: bao_registered.hvac().read(f"{mount}/token/busy")["data"], range(8)))
+    assert len({r["access_token"] for r in results}) == 1, "one token for all concurrent readers"
+    assert sum(not r["cached"] for r in results) == 1
+    assert emulator.request_counts["accounts.create"] - creates == 1, "one account for the role"
+    # one mint for the role's token (plus at most one for the manager's token)
+    assert emulator.request_counts["token"] - mints <= 2
+
+
+def test_creds_renewal_stops_at_max_ttl_and_secrets_stay_out_of_logs(bao_registered: Bao, mount: str, emulator: Any):
+    configure(bao_registered, mount, emulator)
+    client = bao_registered.hvac()
+    client.write_data(f"{mount}/roles/short", data={"scopes": "cards:read", "ttl": "2m", "max_ttl": "3m"})
+    secret = client.read(f"{mount}/creds/short")
+    assert secret["lease_duration"] <= 120
+    renewed = client.sys.renew_lease(secret["lease_id"], increment=3600)
+    assert renewed["lease_duration"] <= 180, "capped by max_ttl"
+    log = bao_registered.server_log()
+    assert secret["data"]["client_secret"] not in log
+    assert emulator.bootstrap["client_secret"] not in log
+    token = client.read(f"{mount}/token/short")["data"]["access_token"]
+    assert token not in bao_registered.server_log()
