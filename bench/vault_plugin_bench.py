@@ -104,12 +104,15 @@ def main() -> int:
             r = client.get("vgs/token/bench")
             r.raise_for_status()
 
+        def role() -> None:
+            client.get("vgs/roles/bench").raise_for_status()
+
         def kv() -> None:
             client.get("secret/data/bench").raise_for_status()
 
-        for fn in (token, kv):  # warm up
+        for fn in (token, kv, role):  # warm up
             timed(fn, 20)
-        t_lat, k_lat = timed(token, args.requests), timed(kv, args.requests)
+        t_lat, k_lat, r_lat = timed(token, args.requests), timed(kv, args.requests), timed(role, args.requests)
         t_tp = throughput(token, args.requests, args.concurrency)
         k_tp = throughput(kv, args.requests, args.concurrency)
         seq_t, seq_k = 1000 / statistics.mean(t_lat), 1000 / statistics.mean(k_lat)
@@ -118,6 +121,8 @@ def main() -> int:
         print(f"{'':22}{'p50 ms':>9}{'p99 ms':>9}{'seq req/s':>11}{'conc req/s':>12}")
         print(f"{'token/NAME (plugin)':22}{pct(t_lat, 0.5):9.2f}{pct(t_lat, 0.99):9.2f}{seq_t:11.0f}{t_tp:12.0f}")
         print(f"{'KV v2 read (builtin)':22}{pct(k_lat, 0.5):9.2f}{pct(k_lat, 0.99):9.2f}{seq_k:11.0f}{k_tp:12.0f}")
+        r_seq = 1000 / statistics.mean(r_lat)
+        print(f"{'roles/NAME (no lease)':22}{pct(r_lat, 0.5):9.2f}{pct(r_lat, 0.99):9.2f}{r_seq:11.0f}")
         print(
             f"ratio plugin/KV: p50 x{pct(t_lat, 0.5) / pct(k_lat, 0.5):.2f}, "
             f"p99 x{pct(t_lat, 0.99) / pct(k_lat, 0.99):.2f}, throughput x{t_tp / k_tp:.2f}"

@@ -230,3 +230,28 @@ def test_exits_when_the_parent_dies():
     from tests.vault_fixtures import wait_until
 
     wait_until(gone, timeout=30, what="plugin exit after parent death")
+
+
+def test_build_writes_an_executable_and_prints_its_sha256_last(tmp_path):
+    import hashlib
+
+    def build(out: Path) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vault_plugin", "build", str(out)],
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return proc.stdout.strip().splitlines()[-1]
+
+    digest = build(tmp_path / "a")
+    plugin = tmp_path / "a" / "vgs-secrets-plugin"
+    assert hashlib.sha256(plugin.read_bytes()).hexdigest() == digest
+    assert os.access(plugin, os.X_OK)
+    assert plugin.read_bytes().startswith(f"#!{sys.executable}\n".encode())
+    assert build(tmp_path / "b") == digest, "the build is reproducible"
+    # the executable refuses to run outside a host, with the clear message
+    proc = subprocess.run([str(plugin)], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1 and "not meant to be executed directly" in proc.stderr
