@@ -58,6 +58,8 @@ def test_register_and_enable_with_the_cli(bao_server: Bao):
         mounts = json.loads(bao_server.cli("secrets", "list", "-format=json", check=True).stdout)
         assert mounts["vgs-cli-mount/"]["type"] == name
         assert mounts["vgs-cli-mount/"]["running_plugin_version"] == __version__
+        root_help = bao_server.cli("path-help", "vgs-cli-mount/", check=True).stdout
+        assert "token/NAME" in root_help and "creds/NAME" in root_help
         helptext = bao_server.cli("path-help", "vgs-cli-mount/token/x", check=True).stdout
         assert "short-lived VGS access token" in helptext
         for path in (
