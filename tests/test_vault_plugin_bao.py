@@ -364,3 +364,18 @@ def test_creds_renewal_stops_at_max_ttl_and_secrets_stay_out_of_logs(bao_registe
     assert emulator.bootstrap["client_secret"] not in log
     token = client.read(f"{mount}/token/short")["data"]["access_token"]
     assert token not in bao_registered.server_log()
+
+
+def test_tidy_removes_a_token_account_lost_in_a_crash(bao_registered: Bao, mount: str, emulator: Any):
+    configure(bao_registered, mount, emulator)
+    client = bao_registered.hvac()
+    client.write_data(f"{mount}/roles/t", data={"scopes": "cards:read"})
+    before = set(accounts(emulator))
+    assert bao_registered.cli("read", f"{mount}/token/t", "crash_at=token-after-create").returncode != 0
+    lost = set(accounts(emulator)) - before
+    assert len(lost) == 1
+    wait_until(lambda: client.write_data(f"{mount}/tidy", data={}), what="plugin restarted and tidy ran")
+    assert not lost & set(accounts(emulator))
+    current = client.read(f"{mount}/token/t")["data"]["client_id"]
+    client.write_data(f"{mount}/tidy", data={})
+    assert current in accounts(emulator), "the role's current account survives tidy"

@@ -159,18 +159,32 @@ def _age(created_at: str | None, now: float) -> float | None:
 
 
 async def tidy(b: VGSBackend) -> None:
-    """Delete creds accounts of this mount without a lease record, and records long past max_ttl."""
-    from vault_plugin.backend import A_KIND, A_MOUNT
+    """Delete accounts of this mount that nothing refers to: creds accounts without a lease
+    record, token accounts that are not their role's current one; and lease records long past
+    their max_ttl."""
+    from vault_plugin.backend import A_KIND, A_MOUNT, A_ROLE
 
     c = await b.clients()
     records = set(await b.storage.list("leases/"))
+    token_accounts = set()
+    for role in await b.storage.list("role-accounts/"):
+        entry = await b.storage.get(f"role-accounts/{role}")
+        if entry:
+            token_accounts.add(entry["client_id"])
     now = b.clock()
     accounts = await b.call("list service accounts", c.accounts.list)
     for acct in accounts:
         ann = acct.annotations
-        if ann.get(A_MOUNT) != b.mount_id or ann.get(A_KIND) != "creds" or acct.client_id in records:
+        if ann.get(A_MOUNT) != b.mount_id:
             continue
-        if ann.get("vgs-rotation/issue") in b.in_flight:
+        kind = ann.get(A_KIND)
+        if kind == "creds":
+            if acct.client_id in records or ann.get("vgs-rotation/issue") in b.in_flight:
+                continue
+        elif kind == "token":
+            if acct.client_id in token_accounts or b.lock(f"token/{ann.get(A_ROLE, '')}").locked():
+                continue
+        else:
             continue
         age = _age(acct.created_at, now)
         if age is not None and age < b.orphan_min_age:

@@ -29,11 +29,13 @@ def refresh_margin(lifetime: float) -> float:
     return max(30.0, min(300.0, lifetime / 4))
 
 
-async def role_account(b: VGSBackend, name: str, role: dict[str, Any]) -> dict[str, Any]:
-    """The role's token account, created at first use (caller holds the role's token lock)."""
+async def role_account(b: VGSBackend, name: str, role: dict[str, Any], crash: str | None = None) -> dict[str, Any]:
+    """The role's token account, created at first use (caller holds the role's token lock;
+    the periodic tidy leaves a role's accounts alone while that lock is held)."""
     acct = await b.storage.get(f"role-accounts/{name}")
     if acct is None:
         created = await b.create_account("token", name, role)
+        b.crash_point("token-after-create", crash)
         acct = {
             "client_id": created.client_id,
             "client_secret": created.client_secret.reveal(),
@@ -44,6 +46,8 @@ async def role_account(b: VGSBackend, name: str, role: dict[str, Any]) -> dict[s
 
 
 def _mint_raw(tokens: Any, creds: ClientCredentials) -> Any:
+    """Mint, turning a refused credential into :class:`_Retryable` so the caller can replace
+    an account that was deleted behind the engine's back (instead of a generic VGS error)."""
     try:
         return tokens.mint(creds)
     except errors.InvalidCredentials as exc:
@@ -66,7 +70,7 @@ def paths(b: VGSBackend) -> list[Path]:
                 cached["expires_at"] - cached["issued_at"]
             )
             if not hit:
-                cached = await _mint_with_replace(b, name, role)
+                cached = await _mint_with_replace(b, name, role, d.get("crash_at") if b.test_hooks else None)
                 await b.storage.put(f"token-cache/{name}", cached)
         assert cached is not None
         ttl = max(1.0, cached["expires_at"] - now)
@@ -81,6 +85,9 @@ def paths(b: VGSBackend) -> list[Path]:
             secret=LeaseSecret(SECRET_TYPE, {"role": name}, ttl=ttl, max_ttl=ttl, renewable=False, issue_time=now),
         )
 
+    fields = {"name": Field(FieldType.NAME, "Name of the role.", required=True, pattern=NAME_RE)}
+    if b.test_hooks:
+        fields["crash_at"] = Field(FieldType.STRING, "Test hook.", allowed=("token-after-create",))
     return [
         Path(
             pattern=rf"token/(?P<name>{NAME_RE})",
@@ -92,16 +99,18 @@ def paths(b: VGSBackend) -> list[Path]:
                 "refreshes are single-flight per role. The lease TTL is the token's remaining life and is "
                 "not renewable; revoking the lease does not revoke the token at VGS (it simply expires)."
             ),
-            fields={"name": Field(FieldType.NAME, "Name of the role.", required=True, pattern=NAME_RE)},
+            fields=fields,
             operations={Operation.READ: read},
         )
     ]
 
 
-async def _mint_with_replace(b: VGSBackend, name: str, role: dict[str, Any]) -> dict[str, Any]:
+async def _mint_with_replace(
+    b: VGSBackend, name: str, role: dict[str, Any], crash: str | None = None
+) -> dict[str, Any]:
     c = await b.clients()
     for attempt in (1, 2):
-        acct = await role_account(b, name, role)
+        acct = await role_account(b, name, role, crash)
         creds = ClientCredentials(acct["client_id"], Secret(acct["client_secret"]))
         try:
             tok = await b.call("mint a token for the role", _mint_raw, c.tokens, creds)
