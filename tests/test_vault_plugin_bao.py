@@ -379,3 +379,17 @@ def test_tidy_removes_a_token_account_lost_in_a_crash(bao_registered: Bao, mount
     current = client.read(f"{mount}/token/t")["data"]["client_id"]
     client.write_data(f"{mount}/tidy", data={})
     assert current in accounts(emulator), "the role's current account survives tidy"
+
+
+def test_config_refuses_credentials_that_cannot_manage_accounts(bao_registered: Bao, mount: str, emulator: Any):
+    from rotation.vgs import AccountsClient, CachedTokenAuth, ClientCredentials, TokenClient
+
+    boot = emulator.bootstrap
+    auth = CachedTokenAuth(TokenClient(boot["token_url"]), ClientCredentials(boot["client_id"], boot["client_secret"]))
+    plain = AccountsClient(boot["accounts_url"], boot["organization_id"], auth=auth).create(
+        name="plain", scopes=["cards:read"]
+    )
+    cfg = manager_config(emulator) | {"client_id": plain.client_id, "client_secret": plain.client_secret.reveal()}
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="cannot manage"):
+        bao_registered.hvac().write_data(f"{mount}/config", data=cfg)
+    assert bao_registered.hvac().read(f"{mount}/config") is None

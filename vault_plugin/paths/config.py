@@ -7,7 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from rotation.vgs import ClientCredentials, Secret, TokenClient, VGSEndpoints, check_url, errors
-from vault_plugin.backend import vgs_error
+from vault_plugin.backend import EngineConfig, VGSClients, vgs_error
 from vault_plugin.framework import (
     Field,
     FieldData,
@@ -65,6 +65,19 @@ async def mint_check(b: VGSBackend, token_url: str, creds: ClientCredentials, in
         raise vgs_error(exc, action) from None
 
 
+async def check_manager(b: VGSBackend, cfg: EngineConfig) -> None:
+    """The manager must be able to list the organization's service accounts."""
+    clients = VGSClients(cfg, b.http)
+    try:
+        await asyncio.to_thread(clients.accounts.list)
+    except (errors.Forbidden, errors.InvalidCredentials, errors.NotFound) as exc:
+        raise bad_request(
+            f"the credentials are valid but cannot manage the organization's service accounts ({exc})"
+        ) from None
+    except (errors.VGSError, ValueError) as exc:
+        raise vgs_error(exc, "list the organization's service accounts") from None
+
+
 def paths(b: VGSBackend) -> list[Path]:
     async def read(req: Request, d: FieldData) -> Response | None:
         cfg = await b.load_config()
@@ -89,6 +102,7 @@ def paths(b: VGSBackend) -> list[Path]:
             await mint_check(
                 b, merged["token_url"], creds, bool(merged["allow_insecure_http"]), "validate the manager credentials"
             )
+            await check_manager(b, EngineConfig.from_storage(merged))
             await b.storage.put("config", merged)
             b.invalidate("config")
         return None
