@@ -393,3 +393,18 @@ def test_config_refuses_credentials_that_cannot_manage_accounts(bao_registered: 
     with pytest.raises(hvac.exceptions.InvalidRequest, match="cannot manage"):
         bao_registered.hvac().write_data(f"{mount}/config", data=cfg)
     assert bao_registered.hvac().read(f"{mount}/config") is None
+
+
+def test_vgs_outage_is_a_clear_error_and_a_short_blip_is_retried(bao_registered: Bao, mount: str, emulator: Any):
+    configure(bao_registered, mount, emulator)
+    client = bao_registered.hvac()
+    client.write_data(f"{mount}/roles/r", data={"scopes": "cards:read"})
+    emulator.faults.inject("accounts.create", status=503, count=1)
+    assert client.read(f"{mount}/token/r")["data"]["access_token"], "one 503 is retried by rotation.vgs"
+    client.write_data(f"{mount}/roles/r2", data={"scopes": "cards:read"})
+    emulator.faults.inject("token", status=503, count=10)
+    out = bao_registered.cli("read", f"{mount}/token/r2")
+    assert out.returncode != 0
+    assert "VGS is unavailable" in out.stderr and "Code: 503" in out.stderr
+    emulator.faults.clear()
+    assert client.read(f"{mount}/token/r2")["data"]["access_token"]
