@@ -408,3 +408,48 @@ def test_vgs_outage_is_a_clear_error_and_a_short_blip_is_retried(bao_registered:
     assert "VGS is unavailable" in out.stderr and "Code: 503" in out.stderr
     emulator.faults.clear()
     assert client.read(f"{mount}/token/r2")["data"]["access_token"]
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_register_script_and_policies(bao_registered: Bao, emulator: Any):
+    import os
+    import subprocess
+
+    from tests.vault_fixtures import BAO
+
+    env = dict(os.environ, BAO_ADDR=bao_registered.addr, BAO_TOKEN=bao_registered.token, CLI=BAO)
+    script = ROOT / "infra" / "vault" / "register.sh"
+    plugin = bao_registered.plugin_dir / "vgs-secrets-plugin"
+    out = subprocess.run(
+        [str(script), str(plugin), "vgs-script", "vgs-script"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert bao_registered.sha256 in out.stdout
+    # running it again upgrades in place (tune + reload) instead of failing
+    again = subprocess.run(
+        [str(script), str(plugin), "vgs-script", "vgs-script"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    try:
+        configure(bao_registered, "vgs-script", emulator)
+        root = bao_registered.hvac()
+        root.write_data("vgs-script/roles/cmp", data={"scopes": "cards:read"})
+        for name in ("consumer", "operator"):
+            text = (ROOT / "infra" / "vault" / "policies" / f"{name}.hcl").read_text().replace('"vgs/', '"vgs-script/')
+            root.sys.create_or_update_policy(name=f"vgs-{name}", policy=text)
+        consumer = bao_registered.hvac()
+        consumer.token = root.auth.token.create(policies=["vgs-consumer"], ttl="10m")["auth"]["client_token"]
+        assert consumer.read("vgs-script/token/cmp")["data"]["access_token"]
+        for forbidden in ("vgs-script/creds/cmp", "vgs-script/config", "vgs-script/roles/cmp"):
+            with pytest.raises(hvac.exceptions.Forbidden):
+                consumer.read(forbidden)
+        operator = bao_registered.hvac()
+        operator.token = root.auth.token.create(policies=["vgs-operator"], ttl="10m")["auth"]["client_token"]
+        operator.write_data("vgs-script/roles/other", data={"scopes": "cards:read"})
+        assert "client_secret" not in operator.read("vgs-script/config")["data"]
+        with pytest.raises(hvac.exceptions.Forbidden):
+            operator.read("vgs-script/creds/cmp")
+    finally:
+        bao_registered.cli("secrets", "disable", "vgs-script")
