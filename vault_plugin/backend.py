@@ -55,8 +55,6 @@ The VGS secrets engine issues Very Good Security credentials under Vault/OpenBao
   tidy                   run the periodic work now (WAL rollback, orphan cleanup, due rotations)
 """
 
-NAME_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
-
 
 def vgs_error(exc: Exception, action: str) -> LogicalError:
     """A caller-facing error for a VGS failure. rotation.vgs messages never carry secrets."""

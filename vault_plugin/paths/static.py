@@ -7,7 +7,17 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from vault_plugin.framework import Field, FieldData, FieldType, Operation, Path, Request, Response, bad_request
+from vault_plugin.framework import (
+    Field,
+    FieldData,
+    FieldType,
+    LogicalError,
+    Operation,
+    Path,
+    Request,
+    Response,
+    bad_request,
+)
 from vault_plugin.paths.roles import NAME_RE
 
 if TYPE_CHECKING:
@@ -70,7 +80,17 @@ async def rotate_due(b: VGSBackend) -> None:
     for name in await b.storage.list("static-roles/"):
         entry = await b.storage.get(f"static-roles/{name}")
         if entry is not None and now >= float(entry.get("next_rotation") or 0):
-            await rotate(b, name)
+            try:
+                await rotate(b, name)
+            except Exception as exc:  # one failing role must not stop the others
+                log.warning(
+                    "scheduled rotation failed",
+                    extra={
+                        "role": name,
+                        "error_type": type(exc).__name__,
+                        "reason": str(exc) if isinstance(exc, LogicalError) else "",
+                    },
+                )
 
 
 def paths(b: VGSBackend) -> list[Path]:
