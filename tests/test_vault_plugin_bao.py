@@ -453,3 +453,16 @@ def test_register_script_and_policies(bao_registered: Bao, emulator: Any):
             operator.read("vgs-script/creds/cmp")
     finally:
         bao_registered.cli("secrets", "disable", "vgs-script")
+
+
+def test_static_role_rotates_on_schedule(bao_registered: Bao, mount: str, emulator: Any):
+    configure(bao_registered, mount, emulator)
+    client = bao_registered.hvac()
+    a = client.write_data(f"{mount}/static-roles/sched", data={"scopes": "cards:read", "rotation_period": "10m"})
+    a_id = a["data"]["client_id"]
+    client.write_data(f"{mount}/tidy", data={"advance_clock": "5m"})
+    assert client.read(f"{mount}/static-creds/sched")["data"]["client_id"] == a_id, "not due yet"
+    client.write_data(f"{mount}/tidy", data={"advance_clock": "6m"})
+    creds = client.read(f"{mount}/static-creds/sched")["data"]
+    assert creds["client_id"] != a_id and creds["previous_client_id"] == a_id
+    assert a_id in accounts(emulator), "the previous account is still valid"

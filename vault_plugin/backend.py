@@ -135,7 +135,8 @@ class VGSBackend(LogicalBackend):
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         from vault_plugin.paths import all_paths, secret_types
 
-        self.clock = clock
+        self._clock = clock
+        self.clock_offset = 0.0  # test hook only (VGS_PLUGIN_TEST_HOOKS=1): tidy advance_clock
         self._storage: CachingStorage | None = None
         self.system: SystemView | None = None
         self.mount_id = ""
@@ -149,6 +150,9 @@ class VGSBackend(LogicalBackend):
         self.router = Router(
             help_text=BACKEND_HELP, paths=all_paths(self), secrets=secret_types(self), periodic=self.periodic
         )
+
+    def clock(self) -> float:
+        return self._clock() + self.clock_offset
 
     # lifecycle -------------------------------------------------------------------------
     async def setup(self, storage: Storage, system: SystemView, config: Mapping[str, str], backend_uuid: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from vault_plugin.framework import FieldData, Operation, Path, Request, Response
+from vault_plugin.framework import Field, FieldData, FieldType, Operation, Path, Request, Response
 
 if TYPE_CHECKING:
     from vault_plugin.backend import VGSBackend
@@ -79,11 +79,16 @@ async def rollback_all(b: VGSBackend) -> None:
 
 def paths(b: VGSBackend) -> list[Path]:
     async def tidy(req: Request, d: FieldData) -> Response | None:
+        if b.test_hooks and d.provided("advance_clock"):
+            b.clock_offset += d.get("advance_clock")
         await b.periodic()
         return Response(
             data={"wal_entries": len(await b.storage.list("wal/")), "leases": len(await b.storage.list("leases/"))}
         )
 
+    fields = {}
+    if b.test_hooks:
+        fields["advance_clock"] = Field(FieldType.DURATION, "Test hook: move the engine's clock forward.")
     return [
         Path(
             pattern="tidy",
@@ -94,5 +99,6 @@ def paths(b: VGSBackend) -> list[Path]:
                 "static roles that are due. Writing to tidy runs the same work immediately."
             ),
             operations={Operation.UPDATE: tidy},
+            fields=fields,
         )
     ]
