@@ -255,3 +255,14 @@ def test_build_writes_an_executable_and_prints_its_sha256_last(tmp_path):
     # the executable refuses to run outside a host, with the clear message
     proc = subprocess.run([str(plugin)], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1 and "not meant to be executed directly" in proc.stderr
+
+
+def test_sigint_is_ignored_and_sigterm_exits_cleanly(plugin):
+    import signal
+
+    _host, line, proc = plugin
+    sock = Path(parse_line(line)[3])
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    assert not sock.exists(), "the socket is removed on a clean exit"

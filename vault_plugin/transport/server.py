@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -119,6 +120,11 @@ async def serve(backend: LogicalBackend, config: LaunchConfig, *, version: str =
         connected.set()
 
     listen(server, RecvRequest, on_request)
+    loop = asyncio.get_running_loop()
+    # Like go-plugin: ignore SIGINT (Ctrl-C in the host's terminal reaches the whole process
+    # group; the host shuts us down itself) and exit cleanly on SIGTERM.
+    loop.add_signal_handler(signal.SIGINT, lambda: log.info("interrupt received, ignoring (the host decides)"))
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     path = socket_path(config.socket_dir)
     await server.start(path=path, ssl=server_context(cert, config.host_cert_pem))
     os.chmod(path, 0o600)
