@@ -466,3 +466,19 @@ def test_static_role_rotates_on_schedule(bao_registered: Bao, mount: str, emulat
     creds = client.read(f"{mount}/static-creds/sched")["data"]
     assert creds["client_id"] != a_id and creds["previous_client_id"] == a_id
     assert a_id in accounts(emulator), "the previous account is still valid"
+
+
+def test_token_account_deleted_behind_the_engine_is_replaced(bao_registered: Bao, mount: str, emulator: Any):
+    from rotation.vgs import AccountsClient, CachedTokenAuth, ClientCredentials, TokenClient
+
+    configure(bao_registered, mount, emulator)
+    client = bao_registered.hvac()
+    client.write_data(f"{mount}/roles/gone", data={"scopes": "cards:read"})
+    first = client.read(f"{mount}/token/gone")["data"]["client_id"]
+    boot = emulator.bootstrap
+    auth = CachedTokenAuth(TokenClient(boot["token_url"]), ClientCredentials(boot["client_id"], boot["client_secret"]))
+    AccountsClient(boot["accounts_url"], boot["organization_id"], auth=auth).delete(first)
+    client.write_data(f"{mount}/tidy", data={"advance_clock": "2h"})  # the cached token is now stale
+    again = client.read(f"{mount}/token/gone")["data"]
+    assert again["client_id"] != first and again["cached"] is False
+    probe(emulator, again["access_token"])

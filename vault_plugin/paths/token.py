@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from rotation.vgs import ClientCredentials, Secret, errors
@@ -105,27 +106,39 @@ def paths(b: VGSBackend) -> list[Path]:
     ]
 
 
+FRESH_ACCOUNT_RETRY_DELAYS = (0.5, 1.0, 2.0)  # a new account may take a moment to be usable
+
+
 async def _mint_with_replace(
     b: VGSBackend, name: str, role: dict[str, Any], crash: str | None = None
 ) -> dict[str, Any]:
+    """Mint for the role's account. A brand-new account that is refused is retried briefly
+    (propagation); an old one that is refused was deleted behind our back: it is replaced once."""
     c = await b.clients()
     for attempt in (1, 2):
-        acct = await role_account(b, name, role, crash)
+        known = await b.storage.get(f"role-accounts/{name}")
+        acct = known or await role_account(b, name, role, crash)
         creds = ClientCredentials(acct["client_id"], Secret(acct["client_secret"]))
-        try:
-            tok = await b.call("mint a token for the role", _mint_raw, c.tokens, creds)
-        except _Retryable as exc:
-            if attempt == 2:
-                raise b_error(exc) from None
-            await b.storage.delete(f"role-accounts/{name}")  # deleted behind our back: replace once
-            continue
-        return {
-            "access_token": tok.access_token.reveal(),
-            "token_type": tok.token_type,
-            "issued_at": tok.issued_at,
-            "expires_at": tok.expires_at,
-            "client_id": acct["client_id"],
-        }
+        delays = () if known else FRESH_ACCOUNT_RETRY_DELAYS
+        for delay in (*delays, None):
+            try:
+                tok = await b.call("mint a token for the role", _mint_raw, c.tokens, creds)
+                return {
+                    "access_token": tok.access_token.reveal(),
+                    "token_type": tok.token_type,
+                    "issued_at": tok.issued_at,
+                    "expires_at": tok.expires_at,
+                    "client_id": acct["client_id"],
+                }
+            except _Retryable as exc:
+                if delay is None:
+                    if not known or attempt == 2:
+                        raise b_error(exc) from None
+                    break
+                await asyncio.sleep(delay)
+        # refused although it worked before: delete it (if still there) and create a new one
+        await b.delete_account(acct["client_id"])
+        await b.storage.delete(f"role-accounts/{name}")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
