@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -74,6 +75,7 @@ def plugin():
     if proc.poll() is None:
         proc.kill()
     proc.communicate(timeout=30)
+    shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 def host_context(host: HostIdentity, *, with_cert: bool = True, server_cert_der: bytes | None = None):

@@ -199,8 +199,11 @@ def bao_server() -> Iterator[Bao]:
 @pytest.fixture(scope="session")
 def bao_registered(bao_server: Bao) -> Bao:
     """The plugin registered (with test hooks and no minimum WAL/orphan age)."""
+    sock_dir = bao_server.plugin_dir.parent / "sock"  # removed with the server's work dir
+    sock_dir.mkdir(exist_ok=True)
     bao_server.register(
         env=[
+            f"PLUGIN_UNIX_SOCKET_DIR={sock_dir}",
             "VGS_PLUGIN_TEST_HOOKS=1",
             "VGS_PLUGIN_WAL_MIN_AGE=0",
             "VGS_PLUGIN_ORPHAN_MIN_AGE=0",

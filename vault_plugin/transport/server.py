@@ -138,14 +138,16 @@ async def serve(backend: LogicalBackend, config: LaunchConfig, *, version: str =
     try:
         await stop.wait()
     finally:
+        # Remove the socket first: the host kills a plugin that has not exited ~2 s after
+        # Shutdown, and open connections can keep wait_closed() waiting.
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
         for task in watchers:
             task.cancel()
         server.close()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(server.wait_closed(), 5)
+            await asyncio.wait_for(server.wait_closed(), 1)
         with contextlib.suppress(Exception):
-            await backend.cleanup()
-        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+            await asyncio.wait_for(backend.cleanup(), 1)
     log.info("plugin stopped")
     return 0
 
