@@ -19,32 +19,42 @@ if TYPE_CHECKING:
 log = logging.getLogger("vault_plugin.wal")
 
 
+async def _listed(b: VGSBackend) -> list[Any]:
+    c = await b.clients()
+    return list(await b.call("list service accounts", c.accounts.list))
+
+
 async def _made_by(b: VGSBackend, wal_id: str) -> list[str]:
     from vault_plugin.backend import A_WAL
 
-    c = await b.clients()
-    return [
-        a.client_id
-        for a in await b.call("list service accounts", c.accounts.list)
-        if a.annotations.get(A_WAL) == wal_id
-    ]
+    return [a.client_id for a in await _listed(b) if a.annotations.get(A_WAL) == wal_id]
 
 
 async def _rollback_root(b: VGSBackend, wal_id: str, entry: dict[str, Any]) -> None:
+    from vault_plugin.backend import A_KIND, A_MOUNT, A_WAL
+
     async with b.lock("config"):
         cfg = await b.load_config()
         if cfg is None:
             await b.storage.delete(f"wal/{wal_id}")
             return
-        made = await _made_by(b, wal_id)
-        if cfg.client_id in made:
-            if entry.get("old_client_id") and entry["old_client_id"] != cfg.client_id:
-                await b.delete_account(entry["old_client_id"])
-            log.info("rollback: finished root rotation", extra={"wal": wal_id})
-        else:
-            for client_id in made:
-                await b.delete_account(client_id)
-            log.info("rollback: undid root rotation", extra={"wal": wal_id, "deleted": len(made)})
+        listed = await _listed(b)
+        made = [a.client_id for a in listed if a.annotations.get(A_WAL) == wal_id]
+        # The rotation took effect if the configured manager is the one it made, or one a
+        # later rotate-root of this mount made (that one replaced ours, which is then gone).
+        ours = {a.client_id for a in listed if a.annotations.get(A_KIND) == "root" and a.annotations.get(A_MOUNT)
+                == b.mount_id}  # fmt: skip
+        old = entry.get("old_client_id")
+        done = cfg.client_id in made or (cfg.client_id in ours and old != cfg.client_id)
+        doomed = [cid for cid in made if cid != cfg.client_id]
+        if done and old and old != cfg.client_id:
+            doomed.append(old)
+        for client_id in doomed:
+            await b.delete_account(client_id)
+        log.info(
+            "rollback: finished root rotation" if done else "rollback: undid root rotation",
+            extra={"wal": wal_id, "deleted": len(doomed)},
+        )
         await b.storage.delete(f"wal/{wal_id}")
 
 
@@ -52,14 +62,15 @@ async def _rollback_static(b: VGSBackend, wal_id: str, entry: dict[str, Any]) ->
     name = entry.get("role", "")
     async with b.lock(f"static/{name}"):
         role = await b.storage.get(f"static-roles/{name}")
-        current = ((role or {}).get("current") or {}).get("client_id")
+        # What the role holds now stays: a later rotation may have made this entry's account
+        # the role's previous one (its overlap window), or kept the one it was to retire.
+        keep = {((role or {}).get(slot) or {}).get("client_id") for slot in ("current", "previous")}
         made = await _made_by(b, wal_id)
-        if current in made:
-            if entry.get("retire"):
-                await b.delete_account(entry["retire"])
-        else:
-            for client_id in made:
-                await b.delete_account(client_id)
+        doomed = [cid for cid in made if cid not in keep]
+        if entry.get("retire") and entry["retire"] not in keep and entry["retire"] not in doomed:
+            doomed.append(entry["retire"])
+        for client_id in doomed:
+            await b.delete_account(client_id)
         await b.storage.delete(f"wal/{wal_id}")
 
 
