@@ -1,0 +1,164 @@
+"""The Vault plugin's rotate-root and static roles under fault schedules, its bad-field
+requests, and regressions found by the schedules. The engine runs in-process over
+in-memory storage (a crash = a new engine on the same storage); VGS is the emulator,
+in-process or over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.faults.inproc import InProcTransport
+from tests.faults.plugin_schedules import ROLE, PluginSchedule
+from tests.faults.schedules import Crash
+from vault_plugin.framework import ErrorKind, LogicalError, Operation, Request
+
+
+@pytest.mark.parametrize("block", range(2))
+def test_plugin_schedules_in_process(block, emulator, leak_check):
+    for seed in range(block * 25, (block + 1) * 25):
+        emulator.reset()
+        schedule = PluginSchedule(seed, emulator, InProcTransport(emulator))
+        result = schedule.run()
+        assert not result.violations, result.describe()
+        leak_check(*schedule.secrets)
+
+
+@pytest.mark.parametrize("seed", range(1000, 1006))
+def test_plugin_schedule_over_http(seed, emulator, leak_check):
+    emulator.reset()
+    schedule = PluginSchedule(seed, emulator, httpx.HTTPTransport())
+    result = schedule.run()
+    assert not result.violations, result.describe()
+    leak_check(*schedule.secrets)
+
+
+# -- regressions ------------------------------------------------------------------------------
+
+
+def _engine(emulator) -> PluginSchedule:
+    emulator.reset()
+    s = PluginSchedule(0, emulator, InProcTransport(emulator))
+    s.start()
+    boot = emulator.bootstrap
+    config = {k: boot[k] for k in ("client_id", "client_secret", "organization_id", "token_url", "accounts_url",
+                                   "vault_management_url")}  # fmt: skip
+    assert s.request(Operation.UPDATE, "config", config)
+    assert s.request(Operation.UPDATE, f"static-roles/{ROLE}", {"scopes": "cards:read", "rotation_period": 3600})
+    return s
+
+
+def _crash_after(s: PluginSchedule, what: str) -> None:
+    """The next external call named ``what`` kills the engine right after it returns."""
+    real = s.calls.after
+
+    def after(name: str, *, store: bool = False) -> None:
+        real(name, store=store)
+        if name == what:
+            s.calls.after = real  # type: ignore[method-assign]
+            raise Crash(f"crash after {what}")
+
+    s.calls.after = after  # type: ignore[method-assign]
+
+
+def _role(s: PluginSchedule) -> dict[str, Any]:
+    return json.loads(s.storage.data[f"static-roles/{ROLE}"])
+
+
+def _present(emulator) -> set[str]:
+    return {a["client_id"] for a in emulator.service_accounts()}
+
+
+def test_static_rollback_keeps_the_previous_account_a_later_rotation_made_of_it(emulator):
+    """rotate-role stored its new account and died before removing its WAL entry; another
+    rotation completed (the crashed one's account became the role's previous). The WAL
+    rollback used to see "current not made by me: undo" and deleted that account inside
+    its overlap window, breaking every consumer still on it."""
+    s = _engine(emulator)
+    _crash_after(s, "storage:put static-roles")
+    assert not s.request(Operation.UPDATE, f"rotate-role/{ROLE}")
+    crashed_account = _role(s)["current"]["client_id"]
+    assert s.request(Operation.UPDATE, f"rotate-role/{ROLE}")
+    assert _role(s)["previous"]["client_id"] == crashed_account
+    s.clock.advance(600)
+    assert s.request(Operation.UPDATE, "tidy")
+    role = _role(s)
+    assert {role["current"]["client_id"], role["previous"]["client_id"]} <= _present(emulator)
+    assert not [k for k in s.storage.data if k.startswith("wal/")]
+    s.stop()
+
+
+def test_root_rollback_deletes_the_replaced_manager_after_a_later_rotation(emulator):
+    """rotate-root stored the new manager and died before deleting the old one; a second
+    rotate-root then completed. The WAL rollback saw "configured manager not made by me:
+    undo", deleted nothing, and the original manager account stayed live for good: the
+    credential the operator rotated away still worked."""
+    s = _engine(emulator)
+    original = emulator.bootstrap["client_id"]
+    _crash_after(s, "storage:put config")
+    assert not s.request(Operation.UPDATE, "config/rotate-root")
+    assert s.request(Operation.UPDATE, "config/rotate-root")
+    s.clock.advance(600)
+    assert s.request(Operation.UPDATE, "tidy")
+    assert original not in _present(emulator)
+    current = json.loads(s.storage.data["config"])
+    assert current["client_id"] in _present(emulator)
+    assert s.mints(current["client_id"], current["client_secret"]) is None
+    assert not [k for k in s.storage.data if k.startswith("wal/")]
+    s.stop()
+
+
+# -- bad fields: a clear error, zero writes ------------------------------------------------------
+
+BAD = [
+    (Operation.UPDATE, "config", {"client_id": ""}, "client_id"),
+    (Operation.UPDATE, "config", {"client_secret": ["x"]}, "client_secret"),
+    (Operation.UPDATE, "config", {"token_url": "http://auth.example.com/token"}, "token_url"),
+    (Operation.UPDATE, "config", {"accounts_url": "ftp://accounts.example.com"}, "accounts_url"),
+    (Operation.UPDATE, "config", {"vault_management_url": "https://"}, "vault_management_url"),
+    (Operation.UPDATE, "config", {"allow_insecure_http": "maybe"}, "allow_insecure_http"),
+    (Operation.UPDATE, "config", {"client_secret": "wrong-secret-0123456789"}, "refused"),
+    (Operation.UPDATE, "config", {"colour": "blue"}, "unknown field"),
+    (Operation.UPDATE, "config/rotate-root", {"scopes": 5}, "scopes"),
+    (Operation.UPDATE, "config/rotate-root", {"crash_at": "after-create"}, "unknown field"),
+    (Operation.UPDATE, "roles/r1", {}, "scopes"),
+    (Operation.UPDATE, "roles/r1", {"scopes": "cards:read", "token_lifespan": 10}, "token_lifespan"),
+    (Operation.UPDATE, "roles/r1", {"scopes": "cards:read", "ttl": "soon"}, "ttl"),
+    (Operation.UPDATE, "roles/r1", {"scopes": "cards:read", "max_ttl": -5}, "max_ttl"),
+    (Operation.UPDATE, "roles/-bad", {"scopes": "cards:read"}, "unsupported path"),
+    (Operation.UPDATE, "roles/" + "x" * 100, {"scopes": "cards:read"}, "unsupported path"),
+    (Operation.UPDATE, f"static-roles/{ROLE}", {"rotation_period": 5}, "rotation_period"),
+    (Operation.UPDATE, "static-roles/s2", {}, "scopes"),
+    (Operation.UPDATE, "static-roles/s2", {"scopes": "cards:read", "token_lifespan": 30}, "token_lifespan"),
+    (Operation.UPDATE, "static-roles/s2", {"scopes": {"a": 1}}, "scopes"),
+    (Operation.UPDATE, "rotate-role/nope", {}, "does not exist"),
+    (Operation.READ, "static-creds/nope", {}, "does not exist"),
+    (Operation.READ, "token/nope", {}, "does not exist"),
+    (Operation.READ, "creds/nope", {}, "does not exist"),
+    (Operation.UPDATE, "tidy", {"advance_clock": "1h"}, "unknown field"),
+    (Operation.DELETE, "config/rotate-root", {}, "not supported"),
+    (Operation.UPDATE, "nowhere", {}, "unsupported path"),
+]
+
+
+@pytest.mark.parametrize("op, path, data, says", BAD, ids=[f"{o.value} {p} {d}"[:60] for o, p, d, _ in BAD])
+def test_bad_vault_requests_write_nothing(op, path, data, says, emulator):
+    s = _engine(emulator)
+    storage_before = dict(s.storage.data)
+    accounts_before = _present(emulator)
+    counts = emulator.request_counts
+    assert s.backend is not None and s.loop is not None
+    with pytest.raises(LogicalError) as info:
+        s.loop.run_until_complete(s.backend.router.handle(Request(op, path, data)))
+    assert info.value.kind in (ErrorKind.BAD_REQUEST, ErrorKind.UNSUPPORTED_OPERATION)
+    assert says in str(info.value), str(info.value)
+    assert emulator.bootstrap["client_secret"] not in str(info.value)
+    assert s.storage.data == storage_before
+    assert _present(emulator) == accounts_before
+    after = emulator.request_counts
+    for route in ("accounts.create", "accounts.delete", "accounts.update"):
+        assert after[route] == counts[route], route
+    s.stop()
