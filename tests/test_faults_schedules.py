@@ -19,7 +19,7 @@ from tests.faults.schedules import Schedule
 from tests.rotation_harness import sm
 
 BASE = int(os.environ.get("FAULT_SCHEDULES_SEED", "0"))
-HTTP_SCHEDULES = 12
+HTTP_SCHEDULES = 8
 MEMORY_SCHEDULES = 120
 
 
@@ -34,8 +34,25 @@ def _run(seed: int, backend, leak_check) -> Schedule:
 
 @pytest.mark.parametrize("seed", range(BASE, BASE + HTTP_SCHEDULES))
 def test_schedule_over_http(seed, emulator, moto_url, leak_check):
-    """moto's Secrets Manager and the emulator over real loopback HTTP."""
-    _run(seed, MotoBackend(emulator), leak_check)
+    """moto's Secrets Manager and the emulator over real loopback HTTP; then the CLI's
+    status (text and JSON) and a local rotation show the secret without its values."""
+    from click.testing import CliRunner
+
+    from rotation.cli import cli
+    from tests.helpers import assert_no_secret
+
+    schedule = _run(seed, MotoBackend(emulator), leak_check)
+    runner = CliRunner()
+    outputs = []
+    for args in (["status", schedule.arn], ["status", schedule.arn, "--json"], ["rotate", schedule.arn, "--local"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert "STUCK" not in outputs[0]
+    if schedule.result.revoke != "never":  # "never" keeps every credential, by design
+        assert '"orphans": []' in outputs[1]
+    schedule.harvest()
+    assert_no_secret("\n".join(outputs), *schedule.secrets)
 
 
 @pytest.mark.parametrize("block", range(4))
