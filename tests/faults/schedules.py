@@ -445,7 +445,7 @@ class Schedule:
             desc = self.backend.store.describe(self.arn)
             pending, current = desc.version_with(PENDING), desc.version_with(CURRENT)
             if pending is None:
-                return True
+                break
             rot = self.rotation()
             if pending != current and self.rng.random() < 0.3:
                 self.result.log.append(f"repair {pending[:8]}")
