@@ -3,6 +3,8 @@ it writes, how it reports, and that one bad target does not stop the others."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import threading
 
@@ -82,7 +84,7 @@ def test_ten_minute_schedule_keeps_a_twenty_minute_token_valid_within_the_put_gu
             published = PublishedToken.parse(secrets.values[TOK])
             assert published.remaining(clock()) >= DEFAULT_THRESHOLD_SECONDS - 600  # the margin, always
             clock.advance(60)
-    gaps = [b - a for a, b in zip(write_times, write_times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(write_times)]
     assert min(gaps) >= 600  # never more than once every 10 minutes per secret
 
 
@@ -180,10 +182,8 @@ def test_one_failing_target_does_not_stop_the_others(leak_check):
 def tokens_published(secrets: FakeSecrets) -> list[str]:
     out = []
     for value in secrets.values.values():
-        try:
+        with contextlib.suppress(ValueError):
             out.append(PublishedToken.parse(value or "").access_token.reveal())
-        except ValueError:
-            pass
     return out
 
 
