@@ -26,6 +26,7 @@ logging_utils.copy_config_to_registered_loggers(source_logger=logger, include={"
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "VGSRotation"), service=SERVICE)
 
 HTTP_TIMEOUT = float(os.environ.get("VGS_HTTP_TIMEOUT_SECONDS", "10"))
+HTTP_MAX_ATTEMPTS = int(os.environ.get("VGS_HTTP_MAX_ATTEMPTS", "4"))
 SAFETY_MARGIN = 5.0  # seconds kept free at the end of the invocation to report the failure
 
 
@@ -39,7 +40,9 @@ def build_rotation(remaining_seconds: float | None = None) -> Rotation:
     timeout = min(HTTP_TIMEOUT, budget)
 
     def http() -> VGSHttp:
-        return VGSHttp(timeout=timeout, retry=RetryPolicy(max_attempts=4, max_total=min(30.0, budget / 2)))
+        return VGSHttp(
+            timeout=timeout, retry=RetryPolicy(max_attempts=HTTP_MAX_ATTEMPTS, max_total=min(30.0, budget / 2))
+        )
 
     return Rotation(AwsSecretStore(), default_issuer_factory(http_factory=http))
 
