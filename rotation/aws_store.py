@@ -11,13 +11,19 @@ from rotation.stores import SecretDescription, StoreError
 _RETRYABLE = {"ThrottlingException", "InternalServiceError", "ServiceUnavailable", "RequestTimeout"}
 
 
-def secretsmanager_client(*, timeout: float | None = None) -> Any:
-    """A boto3 Secrets Manager client with bounded timeouts and standard retries."""
+def secretsmanager_client(*, timeout: float | None = None, pool: int | None = None) -> Any:
+    """A boto3 Secrets Manager client with bounded timeouts and standard retries.
+    ``pool``: connections to keep, for callers using the (thread-safe) client from many threads."""
     import boto3
     from botocore.config import Config
 
     seconds = timeout if timeout is not None else float(os.environ.get("VGS_AWS_TIMEOUT_SECONDS", "5"))
-    config = Config(connect_timeout=seconds, read_timeout=seconds, retries={"max_attempts": 4, "mode": "standard"})
+    config = Config(
+        connect_timeout=seconds,
+        read_timeout=seconds,
+        retries={"max_attempts": 4, "mode": "standard"},
+        max_pool_connections=max(10, pool or 0),
+    )
     return boto3.client("secretsmanager", config=config)
 
 
