@@ -69,7 +69,7 @@ def test_stale_published_token_is_replaced_by_minting_with_the_credential(emulat
     tok = sm().create_secret(Name=f"vgs/token-{uuid.uuid4().hex[:8]}", SecretString=stale.to_json())["ARN"]
 
     without = CachingTokenProvider(SecretsManagerTokenSource(tok))
-    with httpx.Client(auth=VGSBearerAuth(without)) as c, pytest.raises(StaleTokenError, match="expired 3\\d s ago"):
+    with httpx.Client(auth=VGSBearerAuth(without)) as c, pytest.raises(StaleTokenError, match=r"expired 3\d s ago"):
         cmp_get(c, emulator)
 
     fallback = CredentialsTokenSource.from_secret(world.secret_arn, http=VGSHttp(timeout=5))
