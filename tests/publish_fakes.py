@@ -154,3 +154,18 @@ def own_leak_check(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., N
         assert_no_secret("\n".join(lines) + "\n" + extra_text, *secrets)
 
     yield check
+
+
+def make_rotating_world(emulator: Any, **kw: Any) -> Any:
+    """``rotation_harness.make_world``, then rotation marked enabled the way this moto version
+    reads it (``rotation_requested``/``rotation_lambda_arn``). The same fix is under way in
+    the harness on main; this is harmless once it lands."""
+    from tests.rotation_harness import ACCOUNT, REGION, backend, make_world
+
+    world = make_world(emulator, **kw)
+    secret = backend().secrets[world.secret_arn]
+    secret.rotation_requested = True
+    secret.rotation_enabled = True
+    secret.rotation_lambda_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vgs-rotation"
+    secret.auto_rotate_after_days = 1
+    return world

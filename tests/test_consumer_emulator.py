@@ -21,7 +21,7 @@ from rotation.consumer import (
 from rotation.published import PublishedToken
 from rotation.publisher import Publisher, PublishTarget
 from rotation.vgs import Secret, VGSHttp
-from tests.rotation_harness import make_world
+from tests.publish_fakes import make_rotating_world as make_world
 
 
 def sm():

@@ -22,7 +22,8 @@ from rotation.vault_store import VaultKV
 from rotation.vgs import AccessToken, CMPProbe, VGSHttp, errors
 from tests import bao_server, publish_fakes
 from tests.helpers import assert_no_secret
-from tests.rotation_harness import make_world, start_rotation
+from tests.publish_fakes import make_rotating_world as make_world
+from tests.rotation_harness import start_rotation
 
 bao = bao_server.bao  # fixture
 own_leak_check = publish_fakes.own_leak_check  # fixture
