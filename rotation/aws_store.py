@@ -24,7 +24,12 @@ def secretsmanager_client(*, timeout: float | None = None, pool: int | None = No
         retries={"max_attempts": 4, "mode": "standard"},
         max_pool_connections=max(10, pool or 0),
     )
-    return boto3.client("secretsmanager", config=config)
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return boto3.client("secretsmanager", config=config)
+    except BotoCoreError as exc:  # no region, bad profile: one clear line, not a traceback
+        raise StoreError(f"Secrets Manager client cannot be created ({type(exc).__name__}: {exc})") from None
 
 
 def _error(call: str, exc: Exception) -> StoreError:

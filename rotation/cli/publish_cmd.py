@@ -106,7 +106,7 @@ def publish(
         with http:
             result = build_publisher(config, http=http).run(config.targets)
     except StoreError as exc:  # store construction (no region, no Vault address)
-        fail(str(exc), EXIT_UNAVAILABLE)
+        fail(str(exc), EXIT_UNAVAILABLE if exc.retryable else EXIT_FAILED)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
