@@ -91,7 +91,7 @@ class VaultTokenSource:
 
     def fetch(self) -> PublishedToken:
         entry = self._get_kv().read(self.path)
-        if entry is None:
+        if entry is None or not entry.data:
             raise TokenUnavailableError(f"{self.description} holds no published token")
         return PublishedToken.parse(dict(entry.data))
 
@@ -173,7 +173,7 @@ class CredentialsTokenSource:
 
                 holder.append(VaultKV())
             entry = holder[0].read(path)
-            if entry is None:
+            if entry is None or not entry.data:
                 raise TokenUnavailableError(f"credential path {path} holds no secret")
             return document_from_kv(entry)
 

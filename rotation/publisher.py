@@ -452,7 +452,7 @@ class Publisher:
             return parse_document(raw)
         assert target.credential_vault_path
         entry = self._kv().read(target.credential_vault_path)
-        if entry is None:
+        if entry is None or not entry.data:
             raise TargetError(f"credential path {target.credential_vault_path} holds no secret")
         return document_from_kv(entry)
 
@@ -464,7 +464,7 @@ class Publisher:
         else:
             entry = self._kv().read(ref)
             dest.kv_version = entry.version if entry else 0
-            raw = dict(entry.data) if entry else None
+            raw = dict(entry.data) if entry and entry.data else None
         unparseable = False
         if raw is not None:
             try:

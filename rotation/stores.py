@@ -77,7 +77,8 @@ class KVStore(Protocol):
     """A Vault/OpenBao KV v2 engine. Paths are ``MOUNT/PATH`` (``secret/vgs/app``), as ``bao kv`` takes them."""
 
     def read(self, path: str) -> KVEntry | None:
-        """The latest version of ``path``; None when there is none (never written, or deleted)."""
+        """The latest version of ``path``; None when never written; empty ``data`` when the
+        latest version is deleted (its ``version`` still counts for check-and-set)."""
         ...
 
     def write(

@@ -70,6 +70,8 @@ class VaultKV:
         return client
 
     def read(self, path: str) -> KVEntry | None:
+        """None when the path was never written; empty ``data`` when its latest version is
+        deleted (its version number is still needed for a check-and-set write)."""
         import hvac.exceptions as hx
 
         mount, rest = split_kv_path(path)
@@ -85,11 +87,9 @@ class VaultKV:
         body = out.get("data") or {}
         data = body.get("data")
         metadata = body.get("metadata") or {}
-        if data is None:  # deleted or destroyed latest version
-            return None
         custom = metadata.get("custom_metadata") or {}
         return KVEntry(
-            data=dict(data),
+            data=dict(data or {}),  # {} when the latest version is deleted or destroyed
             version=int(metadata.get("version") or 0),
             custom_metadata={str(k): str(v) for k, v in custom.items()},
         )
@@ -107,8 +107,13 @@ class VaultKV:
         version = int((out.get("data") or {}).get("version") or 0)
         if custom_metadata is not None:
             self.calls += 1
+            # Only custom_metadata is sent: hvac's update_metadata always sends
+            # delete_version_after too, which would clobber what an operator configured.
+            from hvac import utils
+
+            url = utils.format_url("/v1/{mount}/metadata/{path}", mount=mount, path=rest)
             try:
-                kv.update_metadata(path=rest, mount_point=mount, custom_metadata=dict(custom_metadata))
+                self._client().adapter.post(url=url, json={"custom_metadata": dict(custom_metadata)})
             except Exception as exc:
                 raise _error("metadata update", path, exc) from None
         return version

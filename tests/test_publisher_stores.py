@@ -171,3 +171,36 @@ def test_cli_publish_exit_codes_without_minting(moto_url, tmp_path):
     assert proc.returncode == 1
     assert FAILED in proc.stdout and "no AWSCURRENT value" in proc.stdout
     assert proc.stderr.strip().endswith("1 of 1 targets failed")
+
+
+def test_kv_deleted_latest_version_is_republished(bao):
+    """A deleted latest version still has a version number: the check-and-set write must use it."""
+    clock = VirtualClock()
+    tokens = FakeTokens(clock)
+    kv = VaultKV(url=bao.url, token=bao.token)
+    cred_path, path = vault_path(), vault_path()
+    kv.write(cred_path, json.loads(credential_document()), custom_metadata=None, cas=None)
+    publisher = Publisher(kv=kv, token_client=lambda doc: tokens, clock=clock)
+    target = PublishTarget(credential_vault_path=cred_path, vault_path=path)
+    assert publisher.run([target]).outcomes[0].outcome == PUBLISHED
+    mount, rest = path.split("/", 1)
+    bao.client().secrets.kv.v2.delete_latest_version_of_secret(path=rest, mount_point=mount)
+    entry = kv.read(path)
+    assert entry is not None and entry.data == {} and entry.version == 1
+    with pytest.raises(Exception, match="holds no published token"):
+        VaultTokenSource(path, kv=kv).fetch()
+    again = publisher.run([target]).outcomes[0]
+    assert again.outcome == PUBLISHED and again.reason == "missing"
+    assert kv.read(path).version == 2 and kv.read(path).custom_metadata["client_id"] == "ACabcdefg-app-11111"
+
+
+def test_kv_metadata_update_keeps_operator_settings(bao):
+    kv = VaultKV(url=bao.url, token=bao.token)
+    path = vault_path()
+    mount, rest = path.split("/", 1)
+    kv.write(path, {"a": "1"}, custom_metadata=None, cas=None)
+    bao.client().secrets.kv.v2.update_metadata(path=rest, mount_point=mount, delete_version_after="48h", max_versions=5)
+    kv.write(path, {"a": "2"}, custom_metadata={"expires_at": "1"}, cas=None)
+    meta = bao.client().secrets.kv.v2.read_secret_metadata(path=rest, mount_point=mount)["data"]
+    assert meta["delete_version_after"] == "48h0m0s" and meta["max_versions"] == 5
+    assert meta["custom_metadata"] == {"expires_at": "1"}
