@@ -40,6 +40,21 @@ def load_config(event: Any) -> PublishConfig:
     return PublishConfig.from_json(raw)
 
 
+_secrets_store: Any = None  # kept across warm invocations: a boto3 client costs ~50 ms to build
+
+
+def _secrets(config: PublishConfig) -> Any:
+    global _secrets_store
+    if not config.uses_aws:
+        return None
+    if _secrets_store is None:
+        from rotation.aws_store import AwsSecretStore, secretsmanager_client
+        from rotation.publisher import MAX_CONCURRENCY
+
+        _secrets_store = AwsSecretStore(secretsmanager_client(pool=MAX_CONCURRENCY))
+    return _secrets_store
+
+
 def run(config: PublishConfig, remaining_seconds: float | None = None) -> RunResult:
     """Build the publisher with the real stores, budgeted to the time left, and run it."""
     from rotation.publish_stores import build_publisher
@@ -52,7 +67,7 @@ def run(config: PublishConfig, remaining_seconds: float | None = None) -> RunRes
         retry=RetryPolicy(max_attempts=attempts, max_total=min(30.0, budget / 2)),
     )
     with http:
-        return build_publisher(config, http=http).run(config.targets)
+        return build_publisher(config, http=http, secrets=_secrets(config)).run(config.targets)
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
