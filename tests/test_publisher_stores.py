@@ -97,7 +97,7 @@ def test_publish_to_secrets_manager_and_kv_on_the_real_stores(moto_url, bao, own
         published = PublishedToken.parse(sm().get_secret_value(SecretId=tok, VersionStage="AWSCURRENT")["SecretString"])
         assert published.remaining(clock()) >= 720 - 120, minute
     writes = put_count(tok) - writes_before
-    assert writes <= 60 // 8 + 1  # at most one write per ~8-10 minutes even at a 2-minute cadence
+    assert 5 <= writes <= 60 // 8 + 1  # one write per ~10 minutes even at a 2-minute cadence
     own_leak_check(body["access_token"], "client-secret-0123456789abcdef")
 
 
