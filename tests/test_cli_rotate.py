@@ -12,6 +12,7 @@ import time
 import zipfile
 
 import boto3
+import pytest
 
 from tests.helpers import assert_no_secret
 from tests.rotation_harness import make_world, sm, start_rotation
@@ -75,9 +76,40 @@ def _register_lambda() -> str:
     )["FunctionArn"]  # fmt: skip
 
 
+@pytest.fixture
+def moto_remembers_the_rotation_function(monkeypatch):
+    """AWS keeps a secret's rotation function; moto forgets it when RotateSecret is called
+    without RotationLambdaARN (as `vgs-rotate rotate` rightly does) and then relabels
+    AWSCURRENT onto an empty version. Make moto behave like AWS here."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.rotate_secret
+
+    def rotate_secret(
+        self,
+        secret_id,
+        client_request_token=None,
+        rotation_lambda_arn=None,
+        rotation_rules=None,
+        rotate_immediately=True,
+    ):
+        remembered = self.secrets[secret_id].rotation_lambda_arn if secret_id in self.secrets else None
+        return original(
+            self,
+            secret_id,
+            client_request_token,
+            rotation_lambda_arn or remembered or None,
+            rotation_rules,
+            rotate_immediately,
+        )
+
+    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", rotate_secret)
+
+
 def _act_as_lambda(world, stop: threading.Event) -> None:
     """What Secrets Manager does after RotateSecret: call the function once per step."""
     from rotation.lambda_rotation import handler
+    from tests.test_lambda_rotation import Context
 
     deadline = time.monotonic() + 60
     while not stop.is_set() and time.monotonic() < deadline:
@@ -85,27 +117,31 @@ def _act_as_lambda(world, stop: threading.Event) -> None:
         pending = [v for v, s in stages.items() if s == ["AWSPENDING"]]
         if pending:
             for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-                handler({"Step": step, "SecretId": world.secret_arn, "ClientRequestToken": pending[0]}, None)
+                handler({"Step": step, "SecretId": world.secret_arn, "ClientRequestToken": pending[0]}, Context())
             return
         stop.wait(0.05)
 
 
-def test_rotate_calls_rotate_secret_and_follows_it(emulator, moto_url):
+def _world_with_rotation_function(emulator):
+    """A secret whose rotation is configured with a function, as after the SAM deployment."""
     world = make_world(emulator)
-    function = _register_lambda()
     sm().rotate_secret(
         SecretId=world.secret_arn,
-        RotationLambdaARN=function,
+        RotationLambdaARN=_register_lambda(),
         RotationRules={"AutomaticallyAfterDays": 30},
         RotateImmediately=False,
     )
-    # RotateImmediately=False leaves a temporary AWSPENDING copy: clear it as AWS would after testSecret
-    stages = sm().describe_secret(SecretId=world.secret_arn)["VersionIdsToStages"]
-    for version, labels in stages.items():
+    # RotateImmediately=False leaves a temporary AWSPENDING copy: clear it as AWS does after testSecret
+    for version, labels in sm().describe_secret(SecretId=world.secret_arn)["VersionIdsToStages"].items():
         if labels == ["AWSPENDING"]:
             sm().update_secret_version_stage(
                 SecretId=world.secret_arn, VersionStage="AWSPENDING", RemoveFromVersionId=version
             )
+    return world
+
+
+def test_rotate_calls_rotate_secret_and_follows_it(emulator, moto_url, moto_remembers_the_rotation_function):
+    world = _world_with_rotation_function(emulator)
     first = world.document()
     stop = threading.Event()
     lam = threading.Thread(target=_act_as_lambda, args=(world, stop))
@@ -120,20 +156,8 @@ def test_rotate_calls_rotate_secret_and_follows_it(emulator, moto_url):
     assert world.document().credential_ref != first.credential_ref
 
 
-def test_rotate_reports_a_rotation_that_does_not_finish(emulator, moto_url):
-    world = make_world(emulator)
-    function = _register_lambda()
-    sm().rotate_secret(
-        SecretId=world.secret_arn,
-        RotationLambdaARN=function,
-        RotationRules={"AutomaticallyAfterDays": 30},
-        RotateImmediately=False,
-    )
-    for version, labels in sm().describe_secret(SecretId=world.secret_arn)["VersionIdsToStages"].items():
-        if labels == ["AWSPENDING"]:
-            sm().update_secret_version_stage(
-                SecretId=world.secret_arn, VersionStage="AWSPENDING", RemoveFromVersionId=version
-            )
+def test_rotate_reports_a_rotation_that_does_not_finish(emulator, moto_url, moto_remembers_the_rotation_function):
+    world = _world_with_rotation_function(emulator)
     proc = cli("rotate", world.secret_arn, "--timeout", "1", "--interval", "0.2")  # nobody acts as the Lambda
     assert proc.returncode == 1
     assert "did not finish" in proc.stderr

@@ -6,24 +6,6 @@ import re
 
 import pytest
 
-from tests.emulator_fixtures import EmuHTTP, running_emulator
-
-
-@pytest.fixture(scope="module")
-def running():
-    with running_emulator() as pair:
-        yield pair
-
-
-@pytest.fixture
-def vgs(running):
-    emu, clock = running
-    emu.reset()
-    clock.reset()
-    client = EmuHTTP(emu)
-    yield client
-    client.close()
-
 
 def _detail(response) -> str:
     return str(response.json()["errors"][0]["detail"])
@@ -190,6 +172,9 @@ def test_credentials_create_list_delete(vgs):
 
     bare = vgs.creds("POST", token)  # a body is optional
     assert bare.status_code == 201
+    assert vgs.creds("POST", token, json={}).status_code == 201
+    assert vgs.creds("POST", token, json={"data": []}).status_code == 400
+    assert vgs.creds("DELETE", token, "/" + vgs.creds("GET", token).json()["data"][-1]["id"]).status_code == 204
 
     listed = vgs.creds("GET", token)
     assert listed.status_code == 200

@@ -193,7 +193,7 @@ class VGSApi:
 
     def credentials_create(self, req: Request, params: Mapping[str, str]) -> Response:
         vault_id = self._tenant(req)
-        attributes = _attributes(req) if req.body.strip() else {}
+        attributes = _attributes(req, optional=True)
         credential = self.state.create_credential(vault_id, attributes.get("annotations"))
         resource = _credential_resource(credential.public())
         resource["attributes"]["secret"] = credential.password
@@ -225,8 +225,13 @@ def _credential_resource(public: dict[str, Any]) -> dict[str, Any]:
     return {"id": cred_id, "type": "credentials", "attributes": public}
 
 
-def _attributes(req: Request) -> Mapping[str, Any]:
-    """``data.attributes`` of a JSON:API body, or a 4xx saying what is wrong with it."""
+def _attributes(req: Request, *, optional: bool = False) -> Mapping[str, Any]:
+    """``data.attributes`` of a JSON:API body, or a 4xx saying what is wrong with it.
+
+    ``optional``: an empty body, ``{}`` or ``{"data": {}}`` mean no attributes.
+    """
+    if optional and not req.body.strip():
+        return {}
     if req.content_type not in (JSON, JSONAPI):
         raise ApiError(415, "Unsupported Media Type", f"Content-Type must be {JSONAPI}")
     try:
@@ -234,6 +239,8 @@ def _attributes(req: Request) -> Mapping[str, Any]:
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "Bad Request", "Body is not valid JSON") from None
     data = body.get("data") if isinstance(body, dict) else None
+    if optional and isinstance(body, dict) and (data is None or data == {}):
+        return {}
     attributes = data.get("attributes") if isinstance(data, dict) else None
     if not isinstance(attributes, dict):
         raise ApiError(400, "Bad Request", 'Body must be {"data": {"attributes": {...}}}')

@@ -160,7 +160,7 @@ class App:
         if unknown:
             return json_response(400, {"error": f"unknown field(s): {', '.join(unknown)}"})
         try:
-            call(body)
+            call({k: v for k, v in body.items() if v is not None})  # null means "the default"
         except (ValueError, TypeError) as exc:
             return json_response(400, {"error": str(exc)})
         return no_content()

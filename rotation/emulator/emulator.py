@@ -24,6 +24,8 @@ from rotation.vgs.endpoints import JWKS_PATH, TOKEN_PATH
 
 
 class Emulator:
+    """A local VGS on ``host:port`` (0 picks a free port). Not thread-affine: any thread may stop it."""
+
     def __init__(
         self,
         port: int = 0,
@@ -47,26 +49,28 @@ class Emulator:
         )
         self._app = App(self._api, self.faults, describe_state=self.describe, reset=self.reset)
         self._server: EmulatorHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: threading.Thread | None = None  # the thread inside serve_forever
+        self._background = False
+        self._lifecycle = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def _bind(self) -> EmulatorHTTPServer:
-        if self._server is None:
-            cls = EmulatorHTTPServer6 if ":" in self.host else EmulatorHTTPServer
-            self._server = cls((self.host.strip("[]"), self.port), self._app)
-            self.port = int(self._server.server_address[1])
-        return self._server
+        with self._lifecycle:
+            if self._server is None:
+                cls = EmulatorHTTPServer6 if ":" in self.host else EmulatorHTTPServer
+                self._server = cls((self.host.strip("[]"), self.port), self._app)
+                self.port = int(self._server.server_address[1])
+            return self._server
 
     def start(self) -> Emulator:
         """Bind and serve in a background daemon thread; returns self."""
-        if self._thread is not None:
+        if self._serving is not None:
             return self
         server = self._bind()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="vgs-emulator", daemon=True
-        )
-        self._thread.start()
+        thread = threading.Thread(target=self._serve, args=(server, 0.1), name="vgs-emulator", daemon=True)
+        self._serving, self._background = thread, True
+        thread.start()
         return self
 
     def bind(self) -> Emulator:
@@ -75,29 +79,38 @@ class Emulator:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until :meth:`stop` or KeyboardInterrupt."""
+        """Serve in the calling thread until :meth:`stop` (from another thread) or KeyboardInterrupt."""
+        if self._serving is not None:
+            raise RuntimeError("the emulator is already serving")
         server = self._bind()
+        self._serving, self._background = threading.current_thread(), False
+        self._serve(server, 0.2)
+
+    def _serve(self, server: EmulatorHTTPServer, poll_interval: float) -> None:
         try:
-            server.serve_forever(poll_interval=0.2)
+            server.serve_forever(poll_interval=poll_interval)
         finally:
-            self._close()
+            self._close(server)
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
+        """Stop serving, end open connections and free the port. Safe to call twice."""
+        server, serving = self._server, self._serving
         if server is None:
             return
-        if thread is not None:
-            server.shutdown()
-            thread.join(timeout=5)
-        self._close()
+        if serving is not None and serving is not threading.current_thread():
+            server.shutdown()  # returns once serve_forever has left its loop
+            if self._background:
+                serving.join(timeout=5)
+        self._close(server)
 
-    def _close(self) -> None:
-        server = self._server
-        if server is not None:
+    def _close(self, server: EmulatorHTTPServer) -> None:
+        with self._lifecycle:
+            if self._server is not server:
+                return
             server.close_connections()
             server.server_close()
-        self._server = None
-        self._thread = None
+            self._server = None
+            self._serving = None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -111,7 +124,8 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        """The base URL; known once bound (``start``, ``bind``), and still readable after ``stop``."""
+        if self.port == 0:
             raise RuntimeError("the emulator is not started")
         host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"

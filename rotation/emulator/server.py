@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,7 @@ from rotation.emulator.messages import Request, Response, jsonapi_error
 log = logging.getLogger("rotation.emulator")
 
 MAX_BODY = 1024 * 1024
+_QUERY = re.compile(r"\?[^\s'\"]*")
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -27,6 +29,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 refuses connections under a soak test's bursts
 
     def __init__(self, address: tuple[str, int], app: App) -> None:
         self.app = app
@@ -157,4 +160,5 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s %s", self.command, urlsplit(self.path).path, code)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("emulator: " + format, *args)
+        # Errors about malformed requests quote the request line: drop its query string.
+        log.debug("emulator: %s", _QUERY.sub("?<redacted>", format % args))

@@ -14,7 +14,7 @@ import string
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,13 +175,14 @@ class State:
         self.vault_id = "tnt" + random_chars(_LOWER_ALNUM, 8)
         self.accounts: dict[str, ServiceAccount] = {}
         self.credentials: dict[str, AccessCredential] = {}
-        self.manager = self._new_account(
+        self._manager_template = self._new_account(
             name=MANAGER_NAME,
             scopes=tuple(Scope(s) for s in MANAGER_SCOPES),
             vaults=(self.vault_id,),
             annotations={"vgs-emulator/role": "manager"},
             access_token_lifespan=None,
         )
+        self.manager = self._manager_template
         self.reset()
 
     # -- helpers -------------------------------------------------------------------------
@@ -201,6 +202,9 @@ class State:
     def reset(self) -> None:
         """Forget every account and credential but the bootstrap manager (same id and secret)."""
         with self.lock:
+            # A copy, so that a PATCH of the manager (name, annotations) is undone too.
+            template = self._manager_template
+            self.manager = replace(template, annotations=dict(template.annotations))
             self.accounts = {self.manager.client_id: self.manager}
             self.credentials = {}
 
