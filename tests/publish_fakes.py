@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
-
-import pytest
 
 from rotation.stores import CasConflict, KVEntry, SecretDescription, StoreError
 from rotation.vgs import AccessToken, ClientCredentials, Secret, errors
-from tests.helpers import assert_no_secret
 
 EMULATOR_HOSTS = {
     "token_url": "http://127.0.0.1:9/auth/realms/vgs/protocol/openid-connect/token",
@@ -134,38 +130,3 @@ class FakeTokens:
             scope=("cards:write",),
             claims={"azp": credentials.client_id},
         )
-
-
-THIRD_PARTY_DEBUG = ("botocore", "boto3", "urllib3", "werkzeug", "hvac", "httpcore", "httpx", "s3transfer")
-
-
-@pytest.fixture
-def own_leak_check(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., None]]:
-    """Like conftest's ``leak_check``, but over this project's log records only: botocore's
-    own DEBUG logging prints request params and response bodies (SecretString included),
-    which production never enables and which is not ours to redact. Fails if no record of
-    ours was captured, so the check cannot pass vacuously."""
-    caplog.set_level(logging.DEBUG)
-
-    def check(*secrets: str, extra_text: str = "") -> None:
-        ours = [r for r in caplog.records if not r.name.startswith(THIRD_PARTY_DEBUG)]
-        assert any(r.name.startswith("rotation") for r in ours), "no log record of ours was captured"
-        lines = [f"{r.getMessage()} {r.__dict__}" for r in ours]
-        assert_no_secret("\n".join(lines) + "\n" + extra_text, *secrets)
-
-    yield check
-
-
-def make_rotating_world(emulator: Any, **kw: Any) -> Any:
-    """``rotation_harness.make_world``, then rotation marked enabled the way this moto version
-    reads it (``rotation_requested``/``rotation_lambda_arn``). The same fix is under way in
-    the harness on main; this is harmless once it lands."""
-    from tests.rotation_harness import ACCOUNT, REGION, backend, make_world
-
-    world = make_world(emulator, **kw)
-    secret = backend().secrets[world.secret_arn]
-    secret.rotation_requested = True
-    secret.rotation_enabled = True
-    secret.rotation_lambda_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vgs-rotation"
-    secret.auto_rotate_after_days = 1
-    return world

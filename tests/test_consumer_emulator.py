@@ -21,10 +21,7 @@ from rotation.consumer import (
 from rotation.published import PublishedToken
 from rotation.publisher import Publisher, PublishTarget
 from rotation.vgs import Secret, VGSHttp
-from tests import publish_fakes
-from tests.publish_fakes import make_rotating_world as make_world
-
-own_leak_check = publish_fakes.own_leak_check  # fixture
+from tests.rotation_harness import make_world
 
 
 def sm():
@@ -39,7 +36,7 @@ def cmp_get(client: httpx.Client, emulator) -> httpx.Response:
     return client.get(card_url(emulator), headers={"Accept": "application/vnd.api+json"})
 
 
-def test_bearer_auth_survives_an_immediate_revocation(emulator, moto_url, own_leak_check):
+def test_bearer_auth_survives_an_immediate_revocation(emulator, moto_url, leak_check):
     world = make_world(emulator, revoke="immediate")
     tok = sm().create_secret(Name=f"vgs/token-{uuid.uuid4().hex[:8]}")["ARN"]
     publisher = Publisher(secrets=AwsSecretStore(), http=VGSHttp(timeout=5))
@@ -60,7 +57,7 @@ def test_bearer_auth_survives_an_immediate_revocation(emulator, moto_url, own_le
     assert seen == [401, 404]
     assert provider.token().client_id == world.document().client_id
     assert provider.stats.fetches == 2
-    own_leak_check(old.access_token.reveal(), provider.token().access_token.reveal(), *world.document().secret_values())
+    leak_check(old.access_token.reveal(), provider.token().access_token.reveal(), *world.document().secret_values())
 
 
 def test_stale_published_token_is_replaced_by_minting_with_the_credential(emulator, moto_url):

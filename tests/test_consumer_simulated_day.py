@@ -35,8 +35,7 @@ from rotation.published import PublishedToken
 from rotation.publisher import FAILED, Publisher, PublishTarget
 from rotation.vgs import AccessToken, CMPProbe, RetryPolicy, VGSHttp, errors
 from tests.helpers import VirtualClock
-from tests.publish_fakes import make_rotating_world
-from tests.rotation_harness import start_rotation
+from tests.rotation_harness import make_world, start_rotation
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +90,7 @@ def test_simulated_day(moto_url):
     clock = VirtualClock()
     rng = random.Random(20261128)
     with Emulator(port=0, clock=clock) as emu:
-        world = make_rotating_world(emu, revoke="next-rotation")
+        world = make_world(emu, revoke="next-rotation")
         world.clock = clock  # the rotation's waits and timestamps on the shared clock
         initial = world.document().client_id
         token_secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(

@@ -20,13 +20,11 @@ from rotation.published import FIELDS, PublishedToken
 from rotation.publisher import FAILED, PUBLISHED, SKIPPED, PublishConfig, Publisher, PublishError, PublishTarget
 from rotation.vault_store import VaultKV
 from rotation.vgs import AccessToken, CMPProbe, VGSHttp, errors
-from tests import bao_server, publish_fakes
+from tests import bao_server
 from tests.helpers import assert_no_secret
-from tests.publish_fakes import make_rotating_world as make_world
-from tests.rotation_harness import start_rotation
+from tests.rotation_harness import make_world, start_rotation
 
 bao = bao_server.bao  # fixture
-own_leak_check = publish_fakes.own_leak_check  # fixture
 
 
 def sm():
@@ -51,7 +49,7 @@ def accepted_by_cmp(emulator, published: PublishedToken) -> bool:
     return True
 
 
-def test_publishes_a_working_token_to_secrets_manager_and_kv(emulator, moto_url, bao, own_leak_check):
+def test_publishes_a_working_token_to_secrets_manager_and_kv(emulator, moto_url, bao, leak_check):
     world = make_world(emulator)
     doc = world.document()
     tok = token_secret()
@@ -72,7 +70,7 @@ def test_publishes_a_working_token_to_secrets_manager_and_kv(emulator, moto_url,
 
     again = publisher.run(config.targets)
     assert again.outcomes[0].outcome == SKIPPED
-    own_leak_check(published.access_token.reveal(), *doc.secret_values(), emulator.bootstrap["client_secret"])
+    leak_check(published.access_token.reveal(), *doc.secret_values(), emulator.bootstrap["client_secret"])
 
 
 def test_rotation_aware_publish(emulator, moto_url):

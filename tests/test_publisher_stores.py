@@ -20,13 +20,12 @@ from rotation.publisher import FAILED, PUBLISHED, SKIPPED, Publisher, PublishTar
 from rotation.stores import CasConflict
 from rotation.vault_store import VaultKV
 from rotation.vgs import Secret
-from tests import bao_server, publish_fakes
+from tests import bao_server
 from tests.helpers import VirtualClock, assert_no_secret
 from tests.publish_fakes import FakeTokens, credential_document
 
 pytestmark = pytest.mark.bao
 bao = bao_server.bao  # fixtures shared with other modules
-own_leak_check = publish_fakes.own_leak_check
 
 
 def sm():
@@ -65,7 +64,7 @@ def test_vault_errors_name_the_call_not_the_server_text(bao):
     assert "wrong-token" not in str(info.value)
 
 
-def test_publish_to_secrets_manager_and_kv_on_the_real_stores(moto_url, bao, own_leak_check):
+def test_publish_to_secrets_manager_and_kv_on_the_real_stores(moto_url, bao, leak_check):
     clock = VirtualClock()
     tokens = FakeTokens(clock)
     cred = sm().create_secret(Name=f"vgs/app-{uuid.uuid4().hex[:6]}", SecretString=credential_document())["ARN"]
@@ -98,7 +97,7 @@ def test_publish_to_secrets_manager_and_kv_on_the_real_stores(moto_url, bao, own
         assert published.remaining(clock()) >= 720 - 120, minute
     writes = put_count(tok) - writes_before
     assert 5 <= writes <= 60 // 8 + 1  # one write per ~10 minutes even at a 2-minute cadence
-    own_leak_check(body["access_token"], "client-secret-0123456789abcdef")
+    leak_check(body["access_token"], "client-secret-0123456789abcdef")
 
 
 def test_consumer_sources_on_the_real_stores(moto_url, bao):

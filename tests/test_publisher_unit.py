@@ -23,11 +23,9 @@ from rotation.publisher import (
     PublishTarget,
     decide,
 )
-from tests import publish_fakes
 from tests.helpers import VirtualClock, assert_no_secret
 from tests.publish_fakes import FakeKV, FakeSecrets, FakeTokens, credential_document
 
-own_leak_check = publish_fakes.own_leak_check  # fixture
 CRED = "arn:aws:secretsmanager:us-east-1:123456789012:secret:vgs/app-AbCdEf"
 TOK = "vgs/tokens/app"
 
@@ -155,7 +153,7 @@ def test_credential_from_vault_path():
     assert json.loads(secrets.values["t2"])["client_id"] == "ACabcdefg-app-33333"
 
 
-def test_one_failing_target_does_not_stop_the_others(own_leak_check):
+def test_one_failing_target_does_not_stop_the_others(leak_check):
     pub, secrets, _kv, tokens, _clock = world(concurrency=4)
     secrets.values["bad-doc"] = "{not json"
     secrets.values["refused"] = credential_document("ACabcdefg-app-refused", "refused-secret-0123456789abcdef")
@@ -178,7 +176,7 @@ def test_one_failing_target_does_not_stop_the_others(own_leak_check):
         result.raise_for_failures()
     text = json.dumps(result.as_dict())
     assert_no_secret(text, "refused-secret-0123456789abcdef", "client-secret-0123456789abcdef")
-    own_leak_check("refused-secret-0123456789abcdef", "client-secret-0123456789abcdef", *tokens_published(secrets))
+    leak_check("refused-secret-0123456789abcdef", "client-secret-0123456789abcdef", *tokens_published(secrets))
 
 
 def tokens_published(secrets: FakeSecrets) -> list[str]:
