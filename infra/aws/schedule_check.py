@@ -19,6 +19,7 @@ Rejected: minute rates, ``rate(N hours)`` with N < 4, any cron with minutes othe
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -75,7 +76,7 @@ def min_gap_hours(hours: set[int]) -> int:
     ordered = sorted(hours)
     if len(ordered) == 1:
         return 24
-    gaps = [b - a for a, b in zip(ordered, ordered[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
     gaps.append(ordered[0] + 24 - ordered[-1])
     return min(gaps)
 
