@@ -53,6 +53,7 @@ class Owned:
 
 class Issuer(Protocol):
     def owned(self) -> list[Owned]: ...
+    def present(self) -> set[str]: ...
     def ensure_capacity(self, keep: set[str]) -> None: ...
     def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument: ...
     def test(self, doc: SecretDocument) -> None: ...
@@ -94,6 +95,9 @@ class ServiceAccountIssuer(_Base):
             for a in self.accounts.list()
             if a.annotations.get(SECRET_ANNOTATION) == self.tag and a.client_id != self.manager_id
         ]
+
+    def present(self) -> set[str]:
+        return {a.client_id for a in self.accounts.list()}
 
     def ensure_capacity(self, keep: set[str]) -> None:
         # The 50-per-organization limit is shared with accounts this secret does not own,
@@ -155,6 +159,9 @@ class AccessCredentialIssuer(_Base):
             for c in self.vault.list()
             if c.annotations.get(SECRET_ANNOTATION) == self.tag
         ]
+
+    def present(self) -> set[str]:
+        return {c.id for c in self.vault.list()}
 
     def ensure_capacity(self, keep: set[str]) -> None:
         existing = self.vault.list()

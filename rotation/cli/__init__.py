@@ -12,6 +12,9 @@ import click
 COMMANDS: dict[str, str] = {
     "token": "rotation.cli.token_cmd:token",
     "emulator": "rotation.cli.emulator_cmd:emulator",
+    "rotate": "rotation.cli.rotate_cmd:rotate",
+    "status": "rotation.cli.rotate_cmd:status",
+    "demo": "rotation.cli.demo_cmd:demo",
 }
 
 

@@ -1,0 +1,20 @@
+"""``vgs-rotate demo``: the README's main command."""
+
+from __future__ import annotations
+
+import click
+
+from rotation.cli.common import EXIT_FAILED, fail, handle_errors
+
+
+@click.command("demo")
+@click.option("--rotations", type=click.IntRange(1, 10), default=2, show_default=True)
+@handle_errors
+def demo(rotations: int) -> None:
+    """Rotate a VGS service account twice on the embedded emulator and moto's Secrets
+    Manager: no AWS account, no network. Shows each step, then what is live and what was
+    deleted."""
+    from rotation.demo import run_demo
+
+    if not run_demo(click.echo, rotations=rotations):
+        fail("demo checks failed", EXIT_FAILED)

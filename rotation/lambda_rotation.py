@@ -1,0 +1,94 @@
+"""AWS Lambda entry point for Secrets Manager rotation: a thin Powertools adapter.
+
+Logs are structured and hold no secret value and never the event's ``RotationToken``
+(the event itself is not logged). Metrics count each step by outcome, with its duration.
+The tracer does not capture responses. HTTP timeouts and retry budgets are derived from
+the function's remaining time so a slow VGS fails the step instead of the function.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import utils as logging_utils
+from aws_lambda_powertools.metrics import MetricUnit
+
+from rotation.core import EventError, Rotation, RotationEvent
+from rotation.document import DocumentError
+from rotation.lambda_support import traced
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "vgs-rotation")
+logger = Logger(service=SERVICE, log_uncaught_exceptions=False)
+logging_utils.copy_config_to_registered_loggers(source_logger=logger, include={"rotation"})
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "VGSRotation"), service=SERVICE)
+
+HTTP_TIMEOUT = float(os.environ.get("VGS_HTTP_TIMEOUT_SECONDS", "10"))
+HTTP_MAX_ATTEMPTS = int(os.environ.get("VGS_HTTP_MAX_ATTEMPTS", "4"))
+SAFETY_MARGIN = 5.0  # seconds kept free at the end of the invocation to report the failure
+
+
+def build_rotation(remaining_seconds: float | None = None) -> Rotation:
+    """The rotation with the boto3 store and real VGS issuers, budgeted to the time left."""
+    from rotation.aws_store import AwsSecretStore
+    from rotation.issuers import default_issuer_factory
+    from rotation.vgs import RetryPolicy, VGSHttp
+
+    budget = 30.0 if remaining_seconds is None else max(1.0, remaining_seconds - SAFETY_MARGIN)
+    timeout = min(HTTP_TIMEOUT, budget)
+
+    def http() -> VGSHttp:
+        return VGSHttp(
+            timeout=timeout, retry=RetryPolicy(max_attempts=HTTP_MAX_ATTEMPTS, max_total=min(30.0, budget / 2))
+        )
+
+    return Rotation(AwsSecretStore(), default_issuer_factory(http_factory=http))
+
+
+def _safe_keys(event: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        return {}
+    keys = {
+        "step": event.get("Step"),
+        "secret_id": event.get("SecretId"),
+        "version_id": event.get("ClientRequestToken"),
+    }
+    return {k: v for k, v in keys.items() if isinstance(v, str) and len(v) <= 2048}
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@traced(SERVICE)
+def handler(event: Any, context: Any) -> None:
+    logger.append_keys(**_safe_keys(event))
+    if context is not None and hasattr(context, "aws_request_id"):
+        logger.append_keys(request_id=context.aws_request_id)
+    remaining = None
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        remaining = context.get_remaining_time_in_millis() / 1000.0
+    started = time.perf_counter()
+    step = event.get("Step") if isinstance(event, dict) and isinstance(event.get("Step"), str) else "invalid"
+    outcome = "success"
+    try:
+        RotationEvent.parse(event)  # fail fast, before building any client
+        build_rotation(remaining).handle(event)
+    except (EventError, DocumentError) as exc:
+        outcome = "bad_input"
+        logger.error("rotation step refused", extra={"error": str(exc), "error_type": type(exc).__name__})
+        raise
+    except Exception as exc:
+        outcome = "failure"
+        logger.error("rotation step failed", extra={"error": str(exc), "error_type": type(exc).__name__})
+        raise
+    finally:
+        metrics.add_dimension(
+            name="step",
+            value=step if step in {"createSecret", "setSecret", "testSecret", "finishSecret"} else "invalid",
+        )
+        metrics.add_dimension(name="outcome", value=outcome)
+        metrics.add_metric(name="StepInvocations", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="StepDuration", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+        )
+        logger.info("rotation step finished", extra={"outcome": outcome})

@@ -1,0 +1,85 @@
+"""The Lambda adapter: the same rotation, driven through the Powertools handler."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from rotation.core import EventError
+from tests.helpers import assert_no_secret
+from tests.rotation_harness import make_world, start_rotation
+
+
+@dataclass
+class Context:
+    function_name: str = "vgs-rotation"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:vgs-rotation"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def _emf_records(text: str) -> list[dict]:
+    out = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "_aws" in record:
+            out.append(record)
+    return out
+
+
+def test_handler_rotates_logs_no_secret_and_emits_metrics(emulator, moto_url, capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "VGSRotationTest")
+    from rotation.lambda_rotation import handler
+
+    world = make_world(emulator)
+    first = world.document()
+    token = start_rotation(world.secret_arn)
+    rotation_token = "rotation-token-" + "z" * 40
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        handler(
+            {"Step": step, "SecretId": world.secret_arn, "ClientRequestToken": token, "RotationToken": rotation_token},
+            Context(),
+        )
+    out = capsys.readouterr()
+    current = world.document()
+    assert current.credential_ref != first.credential_ref
+    assert_no_secret(
+        out.out + out.err,
+        rotation_token,
+        *current.secret_values(),
+        *first.secret_values(),
+        emulator.bootstrap["client_secret"],
+    )
+    metrics = _emf_records(out.out)
+    seen = {(m.get("step"), m.get("outcome")) for m in metrics if "StepInvocations" in m}
+    assert seen == {(s, "success") for s in ("createSecret", "setSecret", "testSecret", "finishSecret")}
+    assert all(m["StepDuration"] >= 0 for m in metrics if "StepDuration" in m)
+    logs = [json.loads(line) for line in out.out.splitlines() if line.startswith("{") and '"level"' in line]
+    assert any(r.get("message") == "rotation step finished" and r.get("step") == "finishSecret" for r in logs)
+
+
+def test_handler_refuses_a_bad_event_with_a_metric(emulator, moto_url, capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "VGSRotationTest")
+    from rotation.lambda_rotation import handler
+
+    with pytest.raises(EventError, match="unknown 'Step'"):
+        handler(
+            {
+                "Step": "dropTables",
+                "SecretId": "x",
+                "ClientRequestToken": "y",
+                "RotationToken": "rt-secret-value-123456",
+            },
+            Context(),
+        )
+    out = capsys.readouterr().out
+    assert "rt-secret-value-123456" not in out
+    assert any(m.get("outcome") == "bad_input" and m.get("step") == "invalid" for m in _emf_records(out))
