@@ -107,6 +107,10 @@ def test_functions(template: dict[str, Any], r: Renderer, logical_id: str, handl
     assert env["POWERTOOLS_SERVICE_NAME"]
     assert env["POWERTOOLS_METRICS_NAMESPACE"]
     assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+    # Tracing is opt-in (rotation.lambda_support reads VGS_TRACING) and matches X-Ray's mode.
+    assert env["VGS_TRACING"] == {"Ref": "EnableTracing"}
+    assert r.render(props["Tracing"]) == "PassThrough"
+    assert Renderer(template, {"EnableTracing": "true"}).render(props["Tracing"]) == "Active"
     # The log group is explicit, has a retention, and is the one the function logs to.
     log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
     group = template["Resources"][log_group_id]

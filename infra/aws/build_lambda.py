@@ -17,6 +17,10 @@ ran with (for example ``RotationToken`` on ``PutSecretValue`` needs a recent bot
 the cost of ~20 MB unzipped, well inside Lambda's 250 MB. ``--without-aws-sdk`` drops
 them for teams that prefer the runtime's copy.
 
+``aws-xray-sdk`` is added to the project's dependencies: the handlers use Powertools'
+Tracer when ``VGS_TRACING`` is on (the template's ``EnableTracing``), and the Tracer needs
+it (Powertools' ``tracer`` extra), which the project does not declare.
+
 No ``.pyc`` files are shipped: Lambda's code directory is read-only, so only byte code
 compiled by the same Python version as the runtime would help, and this script usually
 runs on another one.
@@ -43,6 +47,8 @@ DEFAULT_OUT = ROOT / "build"
 # explicit --platform to older manylinux tags, so every accepted tag is listed.
 LAMBDA_PLATFORMS = ("manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64")
 LAMBDA_PYTHON = "3.12"
+# Runtime needs of the Lambda adapters beyond the project's own dependencies.
+LAMBDA_EXTRAS = ("aws-xray-sdk>=2.12",)
 AWS_SDK = ("boto3", "botocore", "s3transfer", "jmespath")
 # Never needed inside the function: console scripts (host shebangs) and the Vault plugin.
 PRUNE_TOP = ("bin", "vault_plugin")
@@ -156,7 +162,7 @@ def build(
             ]
         elif platform != "host":
             raise ValueError("platform must be 'lambda' or 'host'")
-        _run([*install, str(wheel)])
+        _run([*install, str(wheel), *LAMBDA_EXTRAS])
     _prune(target, without_aws_sdk=without_aws_sdk)
     for handler in ("lambda_rotation.py", "lambda_publisher.py"):
         if not (target / "rotation" / handler).exists():

@@ -55,7 +55,8 @@ def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
     template, matches = decode(str(path))
     if matches or template is None:
         raise ValueError(f"cannot parse {path}: {[str(m) for m in matches]}")
-    return to_plain(template)
+    plain: dict[str, Any] = to_plain(template)
+    return plain
 
 
 class Renderer:
@@ -123,9 +124,9 @@ class Renderer:
         if kind == "AWS::Serverless::Function":
             return self.render(props["FunctionName"])
         if kind == "AWS::SNS::Topic":
-            return f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:{self.render(props['TopicName'])}"
+            return f"arn:{self.partition}:sns:{self.region}:{self.account}:{self.render(props['TopicName'])}"
         if kind == "AWS::SQS::Queue":
-            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.render(props['QueueName'])}"
+            return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{self.render(props['QueueName'])}"
         if kind == "AWS::Logs::LogGroup":
             return self.render(props["LogGroupName"])
         return f"<{name}>"
@@ -133,24 +134,36 @@ class Renderer:
     def get_att(self, name: str, attr: str) -> str:
         resource = self.template["Resources"][name]
         kind, props = resource["Type"], resource.get("Properties", {})
+        where = f"{self.partition}:{{}}:{self.region}:{self.account}"
         if kind == "AWS::Serverless::Function" and attr == "Arn":
-            return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{self.render(props['FunctionName'])}"
+            return f"arn:{where.format('lambda')}:function:{self.render(props['FunctionName'])}"
         if kind == "AWS::KMS::Key" and attr == "Arn":
-            return f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+            return f"arn:{self.partition}:kms:{self.region}:{self.account}:key/11111111-2222-3333-4444-555555555555"
         if kind == "AWS::SQS::Queue":
             queue = self.render(props["QueueName"])
-            return queue if attr == "QueueName" else f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{queue}"
+            return queue if attr == "QueueName" else f"arn:{self.partition}:sqs:{self.region}:{self.account}:{queue}"
         if kind == "AWS::Logs::LogGroup" and attr == "Arn":
-            return f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:{self.render(props['LogGroupName'])}:*"
+            return f"arn:{where.format('logs')}:log-group:{self.render(props['LogGroupName'])}:*"
         if kind == "AWS::IAM::Role" and attr == "Arn":
-            return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}"
+            return f"arn:{self.partition}:iam::{self.account}:role/{name}"
         if kind == "AWS::Events::Rule" and attr == "Arn":
-            return f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{name}"
+            return f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{name}"
         return f"<{name}.{attr}>"
 
-    @staticmethod
-    def secret_arn(name: str) -> str:
-        return f"arn:{PARTITION}:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-{SECRET_SUFFIX}"
+    @property
+    def partition(self) -> str:
+        return str(self.params["AWS::Partition"])
+
+    @property
+    def region(self) -> str:
+        return str(self.params["AWS::Region"])
+
+    @property
+    def account(self) -> str:
+        return str(self.params["AWS::AccountId"])
+
+    def secret_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:{name}-{SECRET_SUFFIX}"
 
     def _sub(self, text: str, extra: Mapping[str, Any]) -> str:
         out, i = [], 0
