@@ -239,12 +239,19 @@ class Rotation:
 
     def _retire(self, ev: RotationEvent, desc: SecretDescription) -> None:
         new = self._document(ev.secret_id, version_id=ev.token)
+        if new.revoke == "never":
+            return
         previous = self._document_or_none(ev.secret_id, stage=PREVIOUS)
         live = {new.credential_ref}
         if new.revoke != "immediate" and previous is not None:
             live.add(previous.credential_ref)
-        if new.revoke == "never":
-            return
+        # A retried finishSecret of a completed rotation must not take the credential of a
+        # newer rotation that is already under way.
+        newer = desc.version_with(PENDING)
+        if newer and newer != ev.token:
+            pending = self._document_or_none(ev.secret_id, version_id=newer)
+            if pending is not None:
+                live.add(pending.credential_ref)
         with self._issuer(new, desc) as issuer:
             doomed = {ref for ref in (new.rotation.retire if new.rotation else ()) if ref not in live}
             # Credentials this system made for this secret that no version uses any more:

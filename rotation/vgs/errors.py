@@ -58,9 +58,17 @@ class RateLimited(VGSError):
 
 
 class Unavailable(VGSError):
-    """502/503/504, connect or read timeouts, dropped connections: worth retrying."""
+    """502/503/504, connect or read timeouts, dropped connections: worth retrying.
+
+    ``request_sent`` is False when the request surely never reached VGS (the connection
+    was refused), which makes even a non-idempotent write safe to retry.
+    """
 
     retryable = True
+
+    def __init__(self, message: str, *, request_sent: bool = True, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.request_sent = request_sent
 
 
 class ServerError(VGSError):

@@ -234,7 +234,8 @@ class VGSHttp:
         def should_retry(error: BaseException) -> bool:
             if not isinstance(error, VGSError) or not error.retryable:
                 return False
-            return idempotent or getattr(error, "_not_sent", False) or error.status in (429, 503)
+            not_sent = isinstance(error, Unavailable) and not error.request_sent
+            return idempotent or not_sent or error.status in (429, 503)
 
         def stop(state: tenacity.RetryCallState) -> bool:
             if state.attempt_number >= policy.max_attempts:
@@ -288,9 +289,9 @@ class VGSHttp:
         try:
             response = self._client.request(method, url, **{k: v for k, v in kwargs.items() if v is not None})
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            err = Unavailable(f"cannot connect to {target} ({type(exc).__name__})", operation=operation)
-            err._not_sent = True  # type: ignore[attr-defined]
-            raise err from None
+            raise Unavailable(
+                f"cannot connect to {target} ({type(exc).__name__})", operation=operation, request_sent=False
+            ) from None
         except httpx.TimeoutException as exc:
             raise Unavailable(f"timed out talking to {target} ({type(exc).__name__})", operation=operation) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
