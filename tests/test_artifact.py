@@ -5,7 +5,7 @@ The handler is imported FROM THE ARTIFACT in a separate interpreter started with
 are importable, as in Lambda, so a dependency missing from the zip fails here. That
 process plays the Lambda runtime (a warm container: one import, then one invocation per
 line on stdin); this process plays Secrets Manager: it starts each rotation in moto's
-server (a new AWSPENDING version, as RotateSecret does) and invokes the four steps in
+server (a new, empty AWSPENDING version, as RotateSecret does) and invokes the four steps in
 order with the token. VGS is the emulator.
 
 The rotated secret starts as the template's seed document (the example secret of
@@ -30,6 +30,7 @@ import pytest
 from infra.aws.build_lambda import BuildError, build
 from infra.aws.cfn import Renderer, load_template
 from tests.helpers import assert_no_secret
+from tests.rotation_harness import backend, start_rotation
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 ROTATION_TOKEN = "rotation-token-" + "r" * 40
@@ -210,13 +211,21 @@ def _sm() -> Any:
     return boto3.client("secretsmanager")
 
 
+def _enable_rotation(secret_arn: str, function_arn: str) -> None:
+    """What the template's RotationSchedule does. moto ignores schedules, and reports
+    RotationEnabled only once a rotation was requested, so set both in its backend."""
+    secret = backend().secrets[secret_arn]
+    secret.rotation_requested = True
+    secret.rotation_enabled = True
+    secret.rotation_lambda_arn = function_arn
+
+
 def _start_rotation(secret_arn: str) -> str:
-    """What RotateSecret does before invoking the function: a new AWSPENDING version, no
-    value yet (moto does exactly that when no function ARN is given, and marks rotation
-    enabled from the rules)."""
-    token = str(uuid.uuid4())
-    _sm().rotate_secret(SecretId=secret_arn, ClientRequestToken=token, RotationRules={"AutomaticallyAfterDays": 1})
-    return token
+    """What RotateSecret does before it invokes the function: a new version labelled
+    AWSPENDING with no value. moto's own rotate_secret cannot stand in (without a function
+    it moves AWSCURRENT onto that empty version), so the harness does it in moto's backend,
+    which this process shares with the server it runs."""
+    return start_rotation(secret_arn)
 
 
 def _rotate(rt: LambdaRuntime, secret_arn: str) -> str:
@@ -300,6 +309,7 @@ def test_artifact_rotates_the_template_seed_secret_twice(runtime: Any, moto_url:
         seed["manager_secret_arn"] = manager.arn
         name = r.render(template["Resources"]["ExampleSecret"]["Properties"]["Name"])
         secret_arn = _sm().create_secret(Name=name, SecretString=json.dumps(seed))["ARN"]
+        _enable_rotation(secret_arn, r.get_att("RotationFunction", "Arn"))
 
         rt = runtime("RotationFunction", _aws_env(moto_url))
         first_token = _rotate(rt, secret_arn)
