@@ -42,7 +42,11 @@ def _sm(env: dict[str, str]):
 def test_moto_and_bao_come_up_and_go_down():
     with LocalStack(emulator=False) as stack:
         env = dict(stack.env)
-        assert _sm(env).list_secrets()["SecretList"] == []
+        # moto's backends are per process, so other tests' secrets may be visible: write and read one.
+        name = f"local-stack-{os.getpid()}"
+        _sm(env).create_secret(Name=name, SecretString="x")
+        assert _sm(env).get_secret_value(SecretId=name)["SecretString"] == "x"
+        _sm(env).delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
         req = urllib.request.Request(f"{env['BAO_ADDR']}/v1/sys/mounts", headers={"X-Vault-Token": env["BAO_TOKEN"]})
         with urllib.request.urlopen(req, timeout=5) as resp:
             assert "secret/" in json.loads(resp.read())["data"], "the dev server mounts KV v2 at secret/"
