@@ -28,7 +28,7 @@ import boto3
 import pytest
 
 from infra.aws.build_lambda import BuildError, build
-from infra.aws.cfn import Renderer, load_template
+from infra.aws.cfn import Renderer, load_template, publisher_input
 from tests.helpers import assert_no_secret
 from tests.rotation_harness import backend, start_rotation
 
@@ -277,77 +277,131 @@ def test_artifact_imports_the_tracer_when_tracing_is_on(runtime: Any, moto_url: 
     assert not reply["ok"] and reply["errorType"] == "EventError", reply
 
 
-def test_artifact_rotates_the_template_seed_secret_twice(runtime: Any, moto_url: str, template: dict[str, Any]) -> None:
+@pytest.fixture
+def emulator_vgs() -> Iterator[Any]:
     emulator_mod = pytest.importorskip("rotation.emulator", reason="the VGS emulator (rotation.emulator) is not here")
+    with emulator_mod.Emulator(port=0) as emulator:
+        yield emulator
+
+
+def _example_stack(emulator: Any, template: dict[str, Any]) -> tuple[Renderer, dict[str, Any], str]:
+    """What the stack and the operator set up: the manager secret (stored by the bootstrap
+    script), and the example secret holding the template's seed document, hosts pointed at
+    the emulator, rotation enabled. Returns (renderer, seed, secret ARN)."""
     from infra.aws.bootstrap_manager import manager_document, store
+
+    boot = emulator.bootstrap
+    manager = store(
+        "vgs/dev/manager",
+        manager_document(boot["client_id"], boot["client_secret"], boot["organization_id"]),
+        create=True,
+    )
+    r = Renderer(
+        template,
+        {
+            "CreateExampleSecret": "true",
+            "VgsOrganizationId": boot["organization_id"],
+            "VgsVaultId": boot["vault_id"],
+            "VgsTokenUrl": boot["token_url"],
+            "VgsAccountsUrl": boot["accounts_url"],
+            "VgsVaultManagementUrl": boot["vault_management_url"],
+            "VgsCmpUrl": boot["cmp_url"],
+        },
+    )
+    props = template["Resources"]["ExampleSecret"]["Properties"]
+    seed = json.loads(r.render(props["SecretString"]))
+    seed["manager_secret_arn"] = manager.arn
+    secret_arn = _sm().create_secret(Name=r.render(props["Name"]), SecretString=json.dumps(seed))["ARN"]
+    _enable_rotation(secret_arn, r.get_att("RotationFunction", "Arn"))
+    return r, seed, secret_arn
+
+
+def test_artifact_rotates_the_template_seed_secret_twice(
+    runtime: Any, moto_url: str, template: dict[str, Any], emulator_vgs: Any
+) -> None:
     from rotation.document import parse_document
     from rotation.vgs import ClientCredentials, Secret, TokenClient, VGSHttp
 
-    with emulator_mod.Emulator(port=0) as emulator:
-        boot = emulator.bootstrap
-        # The manager secret, stored by the bootstrap script as an operator would.
-        manager = store(
-            "vgs/dev/manager",
-            manager_document(boot["client_id"], boot["client_secret"], boot["organization_id"]),
-            create=True,
-        )
-        # The example secret's first value, rendered from template.yaml, hosts pointed at
-        # the emulator.
-        r = Renderer(
-            template,
-            {
-                "CreateExampleSecret": "true",
-                "VgsOrganizationId": boot["organization_id"],
-                "VgsVaultId": boot["vault_id"],
-                "VgsTokenUrl": boot["token_url"],
-                "VgsAccountsUrl": boot["accounts_url"],
-                "VgsVaultManagementUrl": boot["vault_management_url"],
-                "VgsCmpUrl": boot["cmp_url"],
-            },
-        )
-        seed = json.loads(r.render(template["Resources"]["ExampleSecret"]["Properties"]["SecretString"]))
-        seed["manager_secret_arn"] = manager.arn
-        name = r.render(template["Resources"]["ExampleSecret"]["Properties"]["Name"])
-        secret_arn = _sm().create_secret(Name=name, SecretString=json.dumps(seed))["ARN"]
-        _enable_rotation(secret_arn, r.get_att("RotationFunction", "Arn"))
+    emulator = emulator_vgs
+    boot = emulator.bootstrap
+    _, seed, secret_arn = _example_stack(emulator, template)
+    rt = runtime("RotationFunction", _aws_env(moto_url))
+    first_token = _rotate(rt, secret_arn)
+    first = parse_document(json.dumps(_document(secret_arn, "AWSCURRENT")))
+    assert first.client_id != seed["client_id"]
+    assert first.rotation is not None and first.rotation.version_id == first_token
+    assert "AWSPENDING" not in {s for stages in _stages(secret_arn).values() for s in stages}
 
-        rt = runtime("RotationFunction", _aws_env(moto_url))
-        first_token = _rotate(rt, secret_arn)
-        first = parse_document(json.dumps(_document(secret_arn, "AWSCURRENT")))
-        assert first.client_id != seed["client_id"]
-        assert first.rotation is not None and first.rotation.version_id == first_token
-        assert "AWSPENDING" not in {s for stages in _stages(secret_arn).values() for s in stages}
+    second_token = _rotate(rt, secret_arn)
+    stages = _stages(secret_arn)
+    assert stages[second_token] == ["AWSCURRENT"]
+    assert stages[first_token] == ["AWSPREVIOUS"]
+    second = parse_document(json.dumps(_document(secret_arn, "AWSCURRENT")))
+    previous = parse_document(json.dumps(_document(secret_arn, "AWSPREVIOUS")))
+    assert previous.client_id == first.client_id != second.client_id
 
-        second_token = _rotate(rt, secret_arn)
-        stages = _stages(secret_arn)
-        assert stages[second_token] == ["AWSCURRENT"]
-        assert stages[first_token] == ["AWSPREVIOUS"]
-        second = parse_document(json.dumps(_document(secret_arn, "AWSCURRENT")))
-        previous = parse_document(json.dumps(_document(secret_arn, "AWSPREVIOUS")))
-        assert previous.client_id == first.client_id != second.client_id
+    # Both the current and the previous credential mint (revoke=next-rotation keeps the
+    # one consumers may still hold); no third account is left at VGS.
+    with VGSHttp(timeout=5.0) as http:
+        tokens = TokenClient(boot["token_url"], http=http)
+        for doc in (second, previous):
+            assert doc.client_id is not None and doc.client_secret is not None
+            minted = tokens.mint(ClientCredentials(doc.client_id, Secret(doc.client_secret.reveal())))
+            assert minted.client_id == doc.client_id
+    live = {a["client_id"] for a in emulator.service_accounts()}
+    assert {first.client_id, second.client_id} <= live
+    assert seed["client_id"] not in live
+    created = live - {boot["client_id"]}
+    assert created == {first.client_id, second.client_id}, "an orphan account was left at VGS"
 
-        # Both the current and the previous credential mint (revoke=next-rotation keeps the
-        # one consumers may still hold); no third account is left at VGS.
-        with VGSHttp(timeout=5.0) as http:
-            tokens = TokenClient(boot["token_url"], http=http)
-            for doc in (second, previous):
-                assert doc.client_id is not None and doc.client_secret is not None
-                minted = tokens.mint(ClientCredentials(doc.client_id, Secret(doc.client_secret.reveal())))
-                assert minted.client_id == doc.client_id
-        live = {a["client_id"] for a in emulator.service_accounts()}
-        assert {first.client_id, second.client_id} <= live
-        assert seed["client_id"] not in live
-        created = live - {boot["client_id"]}
-        assert created == {first.client_id, second.client_id}, "an orphan account was left at VGS"
+    logs = rt.logs()
+    assert_no_secret(
+        logs,
+        ROTATION_TOKEN,
+        boot["client_secret"],
+        *first.secret_values(),
+        *second.secret_values(),
+    )
+    metrics = [json.loads(line) for line in logs.splitlines() if line.startswith("{") and '"_aws"' in line]
+    outcomes = [(m.get("step"), m.get("outcome")) for m in metrics if "StepInvocations" in m]
+    assert outcomes == [(s, "success") for s in STEPS] * 2
 
-        logs = rt.logs()
-        assert_no_secret(
-            logs,
-            ROTATION_TOKEN,
-            boot["client_secret"],
-            *first.secret_values(),
-            *second.secret_values(),
-        )
-        metrics = [json.loads(line) for line in logs.splitlines() if line.startswith("{") and '"_aws"' in line]
-        outcomes = [(m.get("step"), m.get("outcome")) for m in metrics if "StepInvocations" in m]
-        assert outcomes == [(s, "success") for s in STEPS] * 2
+
+def test_artifact_publishes_tokens_with_the_current_credential(
+    artifact: Path, runtime: Any, moto_url: str, template: dict[str, Any], emulator_vgs: Any
+) -> None:
+    """The publisher from the artifact, with the schedule's Input from template.yaml: it
+    publishes a token of AWSCURRENT, skips while that token is fresh, and after a rotation
+    publishes one of the new credential."""
+    if not (artifact / "rotation" / "lambda_publisher.py").exists():
+        pytest.skip("the publisher handler (rotation.lambda_publisher) is not on this branch yet")
+    r, _, secret_arn = _example_stack(emulator_vgs, template)
+    token_name = r.render(template["Resources"]["ExampleTokenSecret"]["Properties"]["Name"])
+    token_arn = _sm().create_secret(Name=token_name)["ARN"]  # as the stack creates it: empty
+    config = publisher_input(r)
+    (target,) = config["targets"]
+    target.update(credential_secret_id=secret_arn, token_secret_id=token_arn)  # the real ARNs
+
+    rotator = runtime("RotationFunction", _aws_env(moto_url))
+    publisher = runtime("PublisherFunction", _aws_env(moto_url))
+    _rotate(rotator, secret_arn)
+    current = _document(secret_arn, "AWSCURRENT")
+
+    def publish() -> dict[str, Any]:
+        reply = publisher.invoke(config)
+        assert reply["ok"], f"the publisher failed: {reply}\n{publisher.logs()}"
+        return _document(token_arn, "AWSCURRENT")
+
+    published = publish()
+    assert published["client_id"] == current["client_id"]
+    assert {"access_token", "token_type", "expires_at", "issued_at"} <= set(published)
+    versions = len(_sm().list_secret_version_ids(SecretId=token_arn)["Versions"])
+    assert publish() == published, "a fresh token is not written again"
+    assert len(_sm().list_secret_version_ids(SecretId=token_arn)["Versions"]) == versions
+
+    _rotate(rotator, secret_arn)
+    rotated = _document(secret_arn, "AWSCURRENT")
+    assert publish()["client_id"] == rotated["client_id"] != current["client_id"]
+
+    logs = publisher.logs()
+    assert_no_secret(logs, published["access_token"], current["client_secret"], rotated["client_secret"])
