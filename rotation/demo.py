@@ -6,6 +6,7 @@ No AWS account and no network: both servers run in this process on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,9 @@ def local_stack() -> Iterator[tuple[Any, str]]:
 
     from rotation.emulator import Emulator
 
+    # moto's server logs every request through werkzeug, which resets its own level: a
+    # filter on the logger holds whatever the level.
+    logging.getLogger("werkzeug").addFilter(lambda record: record.levelno >= logging.WARNING)
     saved = {
         k: os.environ.get(k)
         for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")

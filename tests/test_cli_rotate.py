@@ -12,6 +12,7 @@ import time
 import zipfile
 
 import boto3
+import pytest
 
 from tests.helpers import assert_no_secret
 from tests.rotation_harness import make_world, sm, start_rotation
@@ -75,9 +76,40 @@ def _register_lambda() -> str:
     )["FunctionArn"]  # fmt: skip
 
 
+@pytest.fixture
+def moto_remembers_the_rotation_function(monkeypatch):
+    """AWS keeps a secret's rotation function; moto forgets it when RotateSecret is called
+    without RotationLambdaARN (as `vgs-rotate rotate` rightly does) and then relabels
+    AWSCURRENT onto an empty version. Make moto behave like AWS here."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.rotate_secret
+
+    def rotate_secret(
+        self,
+        secret_id,
+        client_request_token=None,
+        rotation_lambda_arn=None,
+        rotation_rules=None,
+        rotate_immediately=True,
+    ):
+        remembered = self.secrets[secret_id].rotation_lambda_arn if secret_id in self.secrets else None
+        return original(
+            self,
+            secret_id,
+            client_request_token,
+            rotation_lambda_arn or remembered or None,
+            rotation_rules,
+            rotate_immediately,
+        )
+
+    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", rotate_secret)
+
+
 def _act_as_lambda(world, stop: threading.Event) -> None:
     """What Secrets Manager does after RotateSecret: call the function once per step."""
     from rotation.lambda_rotation import handler
+    from tests.test_lambda_rotation import Context
 
     deadline = time.monotonic() + 60
     while not stop.is_set() and time.monotonic() < deadline:
@@ -85,12 +117,12 @@ def _act_as_lambda(world, stop: threading.Event) -> None:
         pending = [v for v, s in stages.items() if s == ["AWSPENDING"]]
         if pending:
             for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-                handler({"Step": step, "SecretId": world.secret_arn, "ClientRequestToken": pending[0]}, None)
+                handler({"Step": step, "SecretId": world.secret_arn, "ClientRequestToken": pending[0]}, Context())
             return
         stop.wait(0.05)
 
 
-def test_rotate_calls_rotate_secret_and_follows_it(emulator, moto_url):
+def test_rotate_calls_rotate_secret_and_follows_it(emulator, moto_url, moto_remembers_the_rotation_function):
     world = make_world(emulator)
     function = _register_lambda()
     sm().rotate_secret(
@@ -120,7 +152,7 @@ def test_rotate_calls_rotate_secret_and_follows_it(emulator, moto_url):
     assert world.document().credential_ref != first.credential_ref
 
 
-def test_rotate_reports_a_rotation_that_does_not_finish(emulator, moto_url):
+def test_rotate_reports_a_rotation_that_does_not_finish(emulator, moto_url, moto_remembers_the_rotation_function):
     world = make_world(emulator)
     function = _register_lambda()
     sm().rotate_secret(

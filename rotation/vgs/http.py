@@ -11,9 +11,11 @@ surface to the caller, which knows how to reconcile (see ``rotation.core``).
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -166,6 +168,17 @@ def json_object(response: httpx.Response, operation: str) -> dict[str, Any]:
     return body
 
 
+@functools.lru_cache(maxsize=4)
+def ssl_context(verify: bool | str = True) -> ssl.SSLContext | bool:
+    """One verifying SSL context per process: building one loads the CA bundle, which costs
+    more than a whole token round trip. ``verify`` may name a CA bundle file."""
+    if verify is False:
+        return False
+    import certifi
+
+    return ssl.create_default_context(cafile=verify if isinstance(verify, str) else certifi.where())
+
+
 class VGSHttp:
     """Shared HTTP client for every VGS call: one connection pool, one retry policy."""
 
@@ -181,7 +194,7 @@ class VGSHttp:
         self.timeout = timeout
         self._client = client or httpx.Client(
             timeout=timeout,
-            verify=verify,
+            verify=ssl_context(verify),
             headers={"User-Agent": f"vgs-rotation/{__version__}"},
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
         )
