@@ -204,6 +204,36 @@ def test_artifact_contents(artifact: Path) -> None:
     assert not list(artifact.rglob("__pycache__"))
 
 
+def test_lambda_build_matches_the_template_runtime(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The default build (what ``sam deploy`` uploads) holds native code for the template's
+    python3.12 on arm64 only: every shared object is an AArch64 ELF, and the versioned
+    ones are built for CPython 3.12."""
+    template = load_template()
+    for fn in ("RotationFunction", "PublisherFunction"):
+        props = template["Resources"][fn]["Properties"]
+        assert (props["Runtime"], props["Architectures"]) == ("python3.12", ["arm64"])
+    out = tmp_path_factory.mktemp("lambda-platform-build")
+    try:
+        zip_path = build(out, platform="lambda", python_version="3.12")
+    except BuildError as exc:
+        if any(hint in exc.output for hint in _OFFLINE_HINTS):
+            pytest.skip(f"pip cannot reach a package index to build the artifact: {exc}")
+        raise AssertionError(f"{exc}\n{exc.output[-3000:]}") from None
+    em_aarch64 = 183
+    shared = 0
+    with zipfile.ZipFile(zip_path) as zf:
+        for name in zf.namelist():
+            if not name.endswith(".so") and ".so." not in name:
+                continue
+            shared += 1
+            header = zf.read(name)[:20]
+            assert header[:4] == b"\x7fELF", name
+            assert int.from_bytes(header[18:20], "little") == em_aarch64, f"{name} is not AArch64"
+            if ".cpython-" in name:
+                assert ".cpython-312-aarch64-linux-gnu." in name, name
+    assert shared > 0, "cryptography and cffi ship native code: none found"
+
+
 # ------------------------------------------------------------------------------- rotation
 
 
