@@ -228,11 +228,8 @@ class Rotation:
             # and moves AWSPREVIOUS onto the version we take AWSCURRENT from.
             self.store.move_stage(ev.secret_id, CURRENT, to_version=ev.token, from_version=current_version)
             log.info("finishSecret: AWSCURRENT moved to the new version")
-        if PENDING in desc.stages_of(ev.token) or current_version != ev.token:
-            fresh = self.store.describe(ev.secret_id)
-            if PENDING in fresh.stages_of(ev.token):
-                self.store.move_stage(ev.secret_id, PENDING, to_version=None, from_version=ev.token)
-            desc = fresh
+        if PENDING in desc.stages_of(ev.token):  # moving AWSCURRENT leaves AWSPENDING where it was
+            self.store.move_stage(ev.secret_id, PENDING, to_version=None, from_version=ev.token)
         # Retiring runs again when finishSecret is retried after the stage move, so a crash
         # between promoting and deleting leaves nothing behind.
         self._retire(ev, desc)

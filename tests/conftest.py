@@ -76,3 +76,25 @@ def leak_check(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
         assert_no_secret("\n".join(lines) + "\n" + extra_text, *secrets)
 
     yield check
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[Any]:
+    """An emulator on a virtual clock, for one test module: (emulator, clock)."""
+    from tests.emulator_fixtures import running_emulator
+
+    with running_emulator() as pair:
+        yield pair
+
+
+@pytest.fixture
+def vgs(running: Any) -> Iterator[Any]:
+    """A raw HTTP client to a freshly reset emulator (for the emulator's own tests)."""
+    from tests.emulator_fixtures import EmuHTTP
+
+    emu, clock = running
+    emu.reset()
+    clock.reset()
+    client = EmuHTTP(emu)
+    yield client
+    client.close()

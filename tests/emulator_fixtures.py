@@ -6,8 +6,6 @@ fixtures with ``running_emulator`` and ``EmuHTTP``.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -15,28 +13,9 @@ from typing import Any
 import httpx
 
 from rotation.emulator import Emulator
+from tests.helpers import VirtualClock
 
 JSONAPI = "application/vnd.api+json"
-
-
-class VirtualClock:
-    """A clock tests move by hand, so token expiry is tested without sleeping."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._now = time.time()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
-
-    def reset(self) -> None:
-        with self._lock:
-            self._now = time.time()
 
 
 @contextmanager

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import threading
+import time
 
 
 class VirtualClock:
     """A clock that only moves when told to. ``sleep`` advances it instead of waiting."""
 
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self._now = start
+    def __init__(self, start: float | None = None) -> None:
+        self._start = start
+        self._now = time.time() if start is None else start
         self._lock = threading.Lock()
         self.sleeps: list[float] = []
+
+    def reset(self) -> None:
+        with self._lock:
+            self._now = time.time() if self._start is None else self._start
+        self.sleeps.clear()
 
     def __call__(self) -> float:
         with self._lock:

@@ -122,22 +122,26 @@ def _act_as_lambda(world, stop: threading.Event) -> None:
         stop.wait(0.05)
 
 
-def test_rotate_calls_rotate_secret_and_follows_it(emulator, moto_url, moto_remembers_the_rotation_function):
+def _world_with_rotation_function(emulator):
+    """A secret whose rotation is configured with a function, as after the SAM deployment."""
     world = make_world(emulator)
-    function = _register_lambda()
     sm().rotate_secret(
         SecretId=world.secret_arn,
-        RotationLambdaARN=function,
+        RotationLambdaARN=_register_lambda(),
         RotationRules={"AutomaticallyAfterDays": 30},
         RotateImmediately=False,
     )
-    # RotateImmediately=False leaves a temporary AWSPENDING copy: clear it as AWS would after testSecret
-    stages = sm().describe_secret(SecretId=world.secret_arn)["VersionIdsToStages"]
-    for version, labels in stages.items():
+    # RotateImmediately=False leaves a temporary AWSPENDING copy: clear it as AWS does after testSecret
+    for version, labels in sm().describe_secret(SecretId=world.secret_arn)["VersionIdsToStages"].items():
         if labels == ["AWSPENDING"]:
             sm().update_secret_version_stage(
                 SecretId=world.secret_arn, VersionStage="AWSPENDING", RemoveFromVersionId=version
             )
+    return world
+
+
+def test_rotate_calls_rotate_secret_and_follows_it(emulator, moto_url, moto_remembers_the_rotation_function):
+    world = _world_with_rotation_function(emulator)
     first = world.document()
     stop = threading.Event()
     lam = threading.Thread(target=_act_as_lambda, args=(world, stop))
@@ -153,19 +157,7 @@ def test_rotate_calls_rotate_secret_and_follows_it(emulator, moto_url, moto_reme
 
 
 def test_rotate_reports_a_rotation_that_does_not_finish(emulator, moto_url, moto_remembers_the_rotation_function):
-    world = make_world(emulator)
-    function = _register_lambda()
-    sm().rotate_secret(
-        SecretId=world.secret_arn,
-        RotationLambdaARN=function,
-        RotationRules={"AutomaticallyAfterDays": 30},
-        RotateImmediately=False,
-    )
-    for version, labels in sm().describe_secret(SecretId=world.secret_arn)["VersionIdsToStages"].items():
-        if labels == ["AWSPENDING"]:
-            sm().update_secret_version_stage(
-                SecretId=world.secret_arn, VersionStage="AWSPENDING", RemoveFromVersionId=version
-            )
+    world = _world_with_rotation_function(emulator)
     proc = cli("rotate", world.secret_arn, "--timeout", "1", "--interval", "0.2")  # nobody acts as the Lambda
     assert proc.returncode == 1
     assert "did not finish" in proc.stderr

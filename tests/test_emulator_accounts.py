@@ -6,24 +6,6 @@ import re
 
 import pytest
 
-from tests.emulator_fixtures import EmuHTTP, running_emulator
-
-
-@pytest.fixture(scope="module")
-def running():
-    with running_emulator() as pair:
-        yield pair
-
-
-@pytest.fixture
-def vgs(running):
-    emu, clock = running
-    emu.reset()
-    clock.reset()
-    client = EmuHTTP(emu)
-    yield client
-    client.close()
-
 
 def _detail(response) -> str:
     return str(response.json()["errors"][0]["detail"])

@@ -20,13 +20,6 @@ from rotation.vgs import (
     VGSHttp,
     errors,
 )
-from tests.emulator_fixtures import running_emulator
-
-
-@pytest.fixture(scope="module")
-def running():
-    with running_emulator() as pair:
-        yield pair
 
 
 @pytest.fixture

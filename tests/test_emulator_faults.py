@@ -11,22 +11,6 @@ from rotation.emulator import Faults
 from tests.emulator_fixtures import EmuHTTP, running_emulator
 
 
-@pytest.fixture(scope="module")
-def running():
-    with running_emulator() as pair:
-        yield pair
-
-
-@pytest.fixture
-def vgs(running):
-    emu, clock = running
-    emu.reset()
-    clock.reset()
-    client = EmuHTTP(emu)
-    yield client
-    client.close()
-
-
 def test_429_with_retry_after_for_count_requests(vgs):
     vgs.emu.faults.inject("token", status=429, count=2, retry_after=3)
     for _ in range(2):

@@ -12,22 +12,6 @@ import pytest
 from tests.emulator_fixtures import EmuHTTP, running_emulator
 
 
-@pytest.fixture(scope="module")
-def running():
-    with running_emulator() as pair:
-        yield pair
-
-
-@pytest.fixture
-def vgs(running):
-    emu, clock = running
-    emu.reset()
-    clock.reset()
-    client = EmuHTTP(emu)
-    yield client
-    client.close()
-
-
 def test_mint_with_form_fields(vgs):
     r = vgs.mint()
     assert r.status_code == 200

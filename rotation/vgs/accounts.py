@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from rotation.vgs.endpoints import check_url
-from rotation.vgs.errors import BadResponse, InvalidRequest, NotFound
+from rotation.vgs.errors import BadResponse, InvalidRequest
 from rotation.vgs.http import VGSHttp, json_object
 from rotation.vgs.secret import Secret
 from rotation.vgs.tokens import ClientCredentials
@@ -179,15 +179,5 @@ class AccountsClient:
         """Delete an account. Returns False when it was already gone (that counts as deleted)."""
         if not client_id:
             raise ValueError("client_id is required")
-        try:
-            self.http.request(
-                "delete service account",
-                "DELETE",
-                f"{self._collection}/{quote(client_id, safe='')}",
-                expected=(200, 202, 204),
-                headers=self._headers,
-                auth=self.auth,
-            )
-        except NotFound:
-            return False
-        return True
+        url = f"{self._collection}/{quote(client_id, safe='')}"
+        return self.http.delete("delete service account", url, headers=self._headers, auth=self.auth)

@@ -287,6 +287,16 @@ class VGSHttp:
         )
         return retrying(attempt)
 
+    def delete(
+        self, operation: str, url: str, *, headers: Mapping[str, str] | None = None, auth: httpx.Auth | None = None
+    ) -> bool:
+        """DELETE that treats "already gone" (404) as done. Returns False in that case."""
+        try:
+            self.request(operation, "DELETE", url, expected=(200, 202, 204), headers=headers, auth=auth)
+        except NotFound:
+            return False
+        return True
+
     def _send_once(
         self,
         operation: str,

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from rotation.vgs.endpoints import check_url
-from rotation.vgs.errors import BadResponse, NotFound
+from rotation.vgs.errors import BadResponse
 from rotation.vgs.http import VGSHttp, json_object
 from rotation.vgs.secret import Secret
 
@@ -124,15 +124,5 @@ class VaultCredentialsClient:
         """Delete a pair. Returns False when it was already gone (that counts as deleted)."""
         if not credential_id:
             raise ValueError("credential_id is required")
-        try:
-            self.http.request(
-                "delete access credential",
-                "DELETE",
-                f"{self.base}/credentials/{quote(credential_id, safe='')}",
-                expected=(200, 202, 204),
-                headers=self._headers,
-                auth=self.auth,
-            )
-        except NotFound:
-            return False
-        return True
+        url = f"{self.base}/credentials/{quote(credential_id, safe='')}"
+        return self.http.delete("delete access credential", url, headers=self._headers, auth=self.auth)
