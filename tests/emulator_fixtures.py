@@ -20,7 +20,7 @@ JSONAPI = "application/vnd.api+json"
 
 @contextmanager
 def running_emulator(**kwargs: Any) -> Iterator[tuple[Emulator, VirtualClock]]:
-    clock = VirtualClock()
+    clock = VirtualClock(start=None)
     with Emulator(port=0, clock=clock, **kwargs) as emu:
         yield emu, clock
 

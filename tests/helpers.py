@@ -9,7 +9,8 @@ import time
 class VirtualClock:
     """A clock that only moves when told to. ``sleep`` advances it instead of waiting."""
 
-    def __init__(self, start: float | None = None) -> None:
+    def __init__(self, start: float | None = 1_800_000_000.0) -> None:
+        """``start=None`` starts at the real time now (and ``reset`` returns to the real now)."""
         self._start = start
         self._now = time.time() if start is None else start
         self._lock = threading.Lock()
