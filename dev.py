@@ -63,7 +63,7 @@ def main(args: list[str]) -> int:
     if command == "check":
         code = _run([py, "-m", "ruff", "check", "."])
         code |= _run([py, "-m", "ruff", "format", "--check", "."])
-        return code | _run([py, "-m", "mypy", "rotation", "vault_plugin"])
+        return code | _run([py, "-m", "mypy", "rotation", "vault_plugin", "infra"])
     if command == "run":
         return _run([py, "-m", "rotation.cli", *rest])
     print(f"dev.py: unknown command {command!r}; try 'python3 dev.py help'", file=sys.stderr)

@@ -11,14 +11,25 @@ from rotation.stores import SecretDescription, StoreError
 _RETRYABLE = {"ThrottlingException", "InternalServiceError", "ServiceUnavailable", "RequestTimeout"}
 
 
-def secretsmanager_client(*, timeout: float | None = None) -> Any:
-    """A boto3 Secrets Manager client with bounded timeouts and standard retries."""
+def secretsmanager_client(*, timeout: float | None = None, pool: int | None = None) -> Any:
+    """A boto3 Secrets Manager client with bounded timeouts and standard retries.
+    ``pool``: connections to keep, for callers using the (thread-safe) client from many threads."""
     import boto3
     from botocore.config import Config
 
     seconds = timeout if timeout is not None else float(os.environ.get("VGS_AWS_TIMEOUT_SECONDS", "5"))
-    config = Config(connect_timeout=seconds, read_timeout=seconds, retries={"max_attempts": 4, "mode": "standard"})
-    return boto3.client("secretsmanager", config=config)
+    config = Config(
+        connect_timeout=seconds,
+        read_timeout=seconds,
+        retries={"max_attempts": 4, "mode": "standard"},
+        max_pool_connections=max(10, pool or 0),
+    )
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return boto3.client("secretsmanager", config=config)
+    except BotoCoreError as exc:  # no region, bad profile: one clear line, not a traceback
+        raise StoreError(f"Secrets Manager client cannot be created ({type(exc).__name__}: {exc})") from None
 
 
 def _error(call: str, exc: Exception) -> StoreError:

@@ -58,3 +58,42 @@ class SecretStore(Protocol):
     def put_value(self, secret_id: str, value: str) -> None:
         """Write a new AWSCURRENT value (used for token secrets, never for rotated secrets)."""
         ...
+
+
+@dataclass(frozen=True)
+class KVEntry:
+    """One KV v2 secret as read: its data, its version (for check-and-set) and its custom metadata."""
+
+    data: Mapping[str, object]
+    version: int
+    custom_metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+class CasConflict(StoreError):
+    """A check-and-set write lost a race: someone else wrote the path since it was read."""
+
+
+class KVStore(Protocol):
+    """A Vault/OpenBao KV v2 engine. Paths are ``MOUNT/PATH`` (``secret/vgs/app``), as ``bao kv`` takes them."""
+
+    def read(self, path: str) -> KVEntry | None:
+        """The latest version of ``path``; None when never written; empty ``data`` when the
+        latest version is deleted (its ``version`` still counts for check-and-set)."""
+        ...
+
+    def write(
+        self, path: str, data: Mapping[str, object], *, custom_metadata: Mapping[str, str] | None, cas: int | None
+    ) -> int:
+        """Write a new version (``cas``: the version read, 0 for "must not exist"); return its number.
+        Raises :class:`CasConflict` when ``cas`` no longer matches."""
+        ...
+
+
+def split_kv_path(path: str) -> tuple[str, str]:
+    """``"secret/vgs/app"`` -> ``("secret", "vgs/app")``: the first segment is the mount."""
+    mount, _, rest = path.strip("/").partition("/")
+    if not mount or not rest:
+        raise ValueError(f"KV path {path!r} must be MOUNT/PATH, e.g. secret/vgs/tokens/app")
+    if rest.startswith("data/") or rest.startswith("metadata/"):
+        raise ValueError(f"KV path {path!r}: give the logical path (MOUNT/PATH), without data/ or metadata/")
+    return mount, rest

@@ -72,6 +72,9 @@ def leak_check(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
     def check(*secrets: str, extra_text: str = "") -> None:
         from tests.helpers import assert_no_secret
 
+        assert any(r.name.startswith(("rotation", "vault_plugin")) for r in caplog.records), (
+            "no log record of ours was captured: the check would pass vacuously"
+        )
         lines = [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
         assert_no_secret("\n".join(lines) + "\n" + extra_text, *secrets)
 

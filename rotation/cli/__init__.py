@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "rotate": "rotation.cli.rotate_cmd:rotate",
     "status": "rotation.cli.rotate_cmd:status",
     "demo": "rotation.cli.demo_cmd:demo",
+    "publish": "rotation.cli.publish_cmd:publish",
 }
 
 

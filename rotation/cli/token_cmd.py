@@ -1,4 +1,5 @@
-"""``vgs-rotate token``: mint an access token and print it (alone) on stdout."""
+"""``vgs-rotate token``: mint an access token, or read the published one, and print it
+(alone) on stdout. A published token that is expired (or about to be) is refused."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import click
 
-from rotation.cli.common import handle_errors, secret_from_env
+from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail, handle_errors, secret_from_env
 
 
 @click.command("token")
@@ -25,6 +26,16 @@ from rotation.cli.common import handle_errors, secret_from_env
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="HTTP timeout in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the token response as JSON (token masked).")
 @click.option("--show-secrets", is_flag=True, help="With --json, print the token unmasked.")
+@click.option("--from-secret", "from_secret", metavar="ID", help="Print the token the publisher wrote to this secret.")
+@click.option("--from-vault", "from_vault", metavar="PATH", help="Print the token published at this KV v2 path.")
+@click.option("--vault-addr", help="Vault/OpenBao address (default: VAULT_ADDR); the token comes from VAULT_TOKEN.")
+@click.option(
+    "--min-remaining",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="With --from-*, refuse a published token with fewer seconds of life left.",
+)
 @handle_errors
 def token(
     client_id: str | None,
@@ -37,6 +48,10 @@ def token(
     timeout: float,
     as_json: bool,
     show_secrets: bool,
+    from_secret: str | None,
+    from_vault: str | None,
+    vault_addr: str | None,
+    min_remaining: float,
 ) -> None:
     """Mint an access token with client credentials and print it on stdout.
 
@@ -45,6 +60,11 @@ def token(
     """
     from rotation.vgs import ClientCredentials, RetryPolicy, Secret, TokenClient, VGSHttp
 
+    if from_secret or from_vault:
+        if client_id or token_url or (from_secret and from_vault):
+            raise click.UsageError("give one of --from-secret, --from-vault or --client-id/--token-url")
+        _print_published(from_secret, from_vault, vault_addr, min_remaining, as_json, show_secrets)
+        return
     if not client_id or not token_url:
         raise click.UsageError("--client-id and --token-url are required")
     credentials = ClientCredentials(client_id, Secret(secret_from_env(secret_env)))
@@ -62,3 +82,44 @@ def token(
         click.echo(json.dumps(minted.public_dict(show_token=show_secrets), indent=2))
     else:
         click.echo(minted.access_token.reveal())
+
+
+def _print_published(
+    from_secret: str | None,
+    from_vault: str | None,
+    vault_addr: str | None,
+    min_remaining: float,
+    as_json: bool,
+    show_secrets: bool,
+) -> None:
+    import time
+
+    from rotation.consumer import SecretsManagerTokenSource, TokenSource, TokenUnavailableError, VaultTokenSource
+    from rotation.stores import StoreError
+
+    source: TokenSource
+    if from_secret:
+        source = SecretsManagerTokenSource(from_secret)
+    else:
+        from rotation.vault_store import VaultKV
+
+        assert from_vault is not None
+        source = VaultTokenSource(from_vault, kv=VaultKV(url=vault_addr))
+    try:
+        published = source.fetch()
+    except StoreError as exc:
+        fail(str(exc), EXIT_UNAVAILABLE if exc.retryable else EXIT_FAILED)
+    except TokenUnavailableError as exc:
+        fail(str(exc), EXIT_FAILED)
+    left = published.remaining(time.time())
+    if left <= min_remaining:
+        state = f"expired {-left:.0f} s ago" if left <= 0 else f"expires in {left:.0f} s (under --min-remaining)"
+        fail(
+            f"the token in {source.description} {state}; refusing to print it (is the publisher running?)",
+            EXIT_FAILED,
+        )
+    if as_json:
+        body = published.as_dict() if show_secrets else published.public_dict()
+        click.echo(json.dumps({**body, "expires_in": int(left)}, indent=2))
+    else:
+        click.echo(published.access_token.reveal())

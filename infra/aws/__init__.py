@@ -1,0 +1,1 @@
+"""AWS deployment helpers: schedule checks, the Lambda artifact build, the manager-secret bootstrap."""

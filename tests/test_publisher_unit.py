@@ -1,0 +1,289 @@
+"""The publisher's decisions on in-memory stores and a virtual clock: when it writes, what
+it writes, how it reports, and that one bad target does not stop the others."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+
+import pytest
+
+from rotation.published import FIELDS, PublishedToken
+from rotation.publisher import (
+    DEFAULT_THRESHOLD_SECONDS,
+    FAILED,
+    PUBLISHED,
+    SKIPPED,
+    ConfigError,
+    PublishConfig,
+    Publisher,
+    PublishError,
+    PublishTarget,
+    decide,
+)
+from tests.helpers import VirtualClock, assert_no_secret
+from tests.publish_fakes import FakeKV, FakeSecrets, FakeTokens, credential_document
+
+CRED = "arn:aws:secretsmanager:us-east-1:123456789012:secret:vgs/app-AbCdEf"
+TOK = "vgs/tokens/app"
+
+
+def world(lifetime: int = 1200, **kw):
+    clock = VirtualClock()
+    secrets, kv, tokens = FakeSecrets(), FakeKV(), FakeTokens(clock, lifetime)
+    secrets.values[CRED] = credential_document()
+    pub = Publisher(secrets=secrets, kv=kv, token_client=lambda doc: tokens, clock=clock, **kw)
+    return pub, secrets, kv, tokens, clock
+
+
+def test_publishes_exact_shape_to_secrets_manager_and_kv():
+    pub, secrets, kv, tokens, clock = world()
+    target = PublishTarget(credential_secret_id=CRED, token_secret_id=TOK, vault_path="secret/vgs/app")
+    result = pub.run([target])
+    assert result.ok and result.counts() == {PUBLISHED: 1, SKIPPED: 0, FAILED: 0}
+    out = result.outcomes[0]
+    assert out.reason == "missing" and set(out.written) == {f"sm:{TOK}", "kv:secret/vgs/app"}
+    body = json.loads(secrets.values[TOK])
+    assert sorted(body) == sorted(FIELDS)
+    assert body["client_id"] == "ACabcdefg-app-11111"
+    assert body["token_type"] == "Bearer" and body["scope"] == "cards:write"
+    assert body["issued_at"] == int(clock()) and body["expires_at"] == int(clock()) + 1200
+    entry = kv.entries["secret/vgs/app"]
+    assert dict(entry.data) == body  # the same token in both places
+    assert entry.custom_metadata == {
+        "expires_at": str(body["expires_at"]),
+        "issued_at": str(body["issued_at"]),
+        "client_id": body["client_id"],
+    }
+    assert tokens.mints == 1
+
+
+def test_fresh_token_is_not_rewritten():
+    pub, secrets, _kv, tokens, clock = world()
+    target = PublishTarget(credential_secret_id=CRED, token_secret_id=TOK)
+    pub.run([target])
+    clock.advance(300)
+    again = pub.run([target])
+    assert again.outcomes[0].outcome == SKIPPED and again.outcomes[0].reason == "fresh"
+    assert secrets.puts[TOK] == 1 and tokens.mints == 1
+
+
+def test_ten_minute_schedule_keeps_a_twenty_minute_token_valid_within_the_put_guidance():
+    """Two days of runs every 10 minutes; the published token sampled every minute."""
+    pub, secrets, _kv, _tokens, clock = world()
+    target = PublishTarget(credential_secret_id=CRED, token_secret_id=TOK)
+    write_times: list[float] = []
+    for _run in range(2 * 24 * 6):
+        before = secrets.puts.get(TOK, 0)
+        assert pub.run([target]).ok
+        if secrets.puts[TOK] != before:
+            write_times.append(clock())
+        for _minute in range(10):
+            published = PublishedToken.parse(secrets.values[TOK])
+            assert published.remaining(clock()) >= DEFAULT_THRESHOLD_SECONDS - 600  # the margin, always
+            clock.advance(60)
+    gaps = [b - a for a, b in itertools.pairwise(write_times)]
+    assert min(gaps) >= 600  # never more than once every 10 minutes per secret
+
+
+def test_long_lived_token_is_written_rarely():
+    pub, secrets, _kv, _tokens, clock = world(lifetime=28800)
+    target = PublishTarget(credential_secret_id=CRED, token_secret_id=TOK)
+    for _ in range(6 * 24):  # a day of 10-minute runs
+        pub.run([target])
+        clock.advance(600)
+    assert secrets.puts[TOK] <= 4  # once per ~8 h
+
+
+def test_short_token_warns_that_it_can_lapse():
+    pub, _s, _kv, _t, _c = world(lifetime=300)
+    out = pub.run([PublishTarget(credential_secret_id=CRED, token_secret_id=TOK)]).outcomes[0]
+    assert out.outcome == PUBLISHED and out.warning and "threshold" in out.warning
+
+
+def test_client_change_publishes_even_when_fresh():
+    pub, secrets, _kv, tokens, clock = world()
+    target = PublishTarget(credential_secret_id=CRED, token_secret_id=TOK)
+    pub.run([target])
+    secrets.values[CRED] = credential_document("ACabcdefg-app-22222", "another-secret-abcdef0123456789")
+    clock.advance(60)
+    out = pub.run([target]).outcomes[0]
+    assert out.outcome == PUBLISHED and out.reason == "client-changed"
+    assert json.loads(secrets.values[TOK])["client_id"] == "ACabcdefg-app-22222"
+    assert tokens.mints == 2
+
+
+@pytest.mark.parametrize("junk", ["not json", json.dumps({"access_token": "x"}), json.dumps([1])])
+def test_unparseable_published_value_is_replaced(junk):
+    pub, secrets, _kv, _tokens, _clock = world()
+    secrets.values[TOK] = junk
+    out = pub.run([PublishTarget(credential_secret_id=CRED, token_secret_id=TOK)]).outcomes[0]
+    assert out.outcome == PUBLISHED and out.reason == "unparseable"
+
+
+def test_only_stale_destinations_are_written():
+    pub, secrets, kv, tokens, _clock = world()
+    pub.run([PublishTarget(credential_secret_id=CRED, token_secret_id=TOK)])
+    out = pub.run([PublishTarget(credential_secret_id=CRED, token_secret_id=TOK, vault_path="kv/app")]).outcomes[0]
+    assert out.written == ("kv:kv/app",) and secrets.puts[TOK] == 1 and kv.writes["kv/app"] == 1
+
+
+def test_kv_check_and_set_race_keeps_the_other_writers_token():
+    pub, _secrets, kv, _tokens, _clock = world()
+    kv.race_next.add("kv/app")
+    out = pub.run([PublishTarget(credential_secret_id=CRED, vault_path="kv/app")]).outcomes[0]
+    assert out.outcome == SKIPPED and out.reason == "raced"
+
+
+def test_credential_from_vault_path():
+    pub, secrets, kv, _tokens, _clock = world()
+    from rotation.stores import KVEntry
+
+    kv.entries["secret/creds/app"] = KVEntry(json.loads(credential_document()), 1)
+    kv.entries["secret/creds/as-string"] = KVEntry({"document": credential_document("ACabcdefg-app-33333")}, 1)
+    result = pub.run(
+        [
+            PublishTarget(credential_vault_path="secret/creds/app", token_secret_id=TOK),
+            PublishTarget(credential_vault_path="secret/creds/as-string", token_secret_id="t2"),
+        ]
+    )
+    assert result.ok
+    assert json.loads(secrets.values["t2"])["client_id"] == "ACabcdefg-app-33333"
+
+
+def test_one_failing_target_does_not_stop_the_others(leak_check):
+    pub, secrets, _kv, tokens, _clock = world(concurrency=4)
+    secrets.values["bad-doc"] = "{not json"
+    secrets.values["refused"] = credential_document("ACabcdefg-app-refused", "refused-secret-0123456789abcdef")
+    tokens.refuse.add("ACabcdefg-app-refused")
+    secrets.failing.add("no-access")
+    targets = [PublishTarget(credential_secret_id=CRED, token_secret_id=f"tok-{i}") for i in range(6)]
+    targets.insert(2, PublishTarget(credential_secret_id="bad-doc", token_secret_id="t-bad"))
+    targets.insert(4, PublishTarget(credential_secret_id="refused", token_secret_id="t-refused"))
+    targets.insert(5, PublishTarget(credential_secret_id=CRED, token_secret_id="no-access", name="denied"))
+    targets.append(PublishTarget(credential_secret_id="missing", token_secret_id="t-missing"))
+    result = pub.run(targets)
+    assert result.counts() == {PUBLISHED: 6, SKIPPED: 0, FAILED: 4}
+    assert [o.target for o in result.outcomes] == [t.label for t in targets]  # order kept
+    errors = {o.target: o.error for o in result.failed}
+    assert "not valid JSON" in errors["bad-doc"]
+    assert "credentials refused" in errors["refused"]
+    assert "AccessDenied" in errors["denied"]
+    assert "no AWSCURRENT value" in errors["missing"]
+    with pytest.raises(PublishError, match="4 of 10 targets failed"):
+        result.raise_for_failures()
+    text = json.dumps(result.as_dict())
+    assert_no_secret(text, "refused-secret-0123456789abcdef", "client-secret-0123456789abcdef")
+    leak_check("refused-secret-0123456789abcdef", "client-secret-0123456789abcdef", *tokens_published(secrets))
+
+
+def tokens_published(secrets: FakeSecrets) -> list[str]:
+    out = []
+    for value in secrets.values.values():
+        with contextlib.suppress(ValueError):
+            out.append(PublishedToken.parse(value or "").access_token.reveal())
+    return out
+
+
+def test_concurrency_is_bounded_and_used():
+    pub, secrets, _kv, tokens, _clock = world(concurrency=3)
+    gate = threading.Barrier(3, timeout=10)  # passes only when 3 mints are in flight together
+    inflight = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def on_mint(_creds):
+        nonlocal inflight, peak
+        with lock:
+            inflight += 1
+            peak = max(peak, inflight)
+        try:
+            gate.wait()
+        finally:
+            with lock:
+                inflight -= 1
+
+    tokens.on_mint = on_mint
+    result = pub.run([PublishTarget(credential_secret_id=CRED, token_secret_id=f"tok-{i}") for i in range(9)])
+    assert result.ok, result.as_dict()
+    assert peak == 3
+
+
+def test_access_credentials_are_refused_clearly():
+    pub, secrets, _kv, _tokens, _clock = world()
+    doc = json.loads(credential_document())
+    for k in ("client_id", "client_secret", "scopes", "token_lifespan", "organization_id"):
+        doc.pop(k)
+    doc.update({"kind": "access-credentials", "credential_id": "c1", "username": "u", "password": "p-123456"})
+    secrets.values["ac"] = json.dumps(doc)
+    out = pub.run([PublishTarget(credential_secret_id="ac", token_secret_id=TOK)]).outcomes[0]
+    assert out.outcome == FAILED and "access-credentials" in out.error
+
+
+def test_decide():
+    tok = PublishedToken.parse(
+        {
+            "access_token": "a",
+            "token_type": "Bearer",
+            "expires_at": 2000,
+            "issued_at": 800,
+            "scope": "",
+            "client_id": "c",
+        }
+    )
+    assert decide(None, "c", 1000, 720) == "missing"
+    assert decide(tok, "c", 1000, 720, unparseable=True) == "unparseable"
+    assert decide(tok, "d", 1000, 720) == "client-changed"
+    assert decide(tok, "c", 1000, 720) is None  # 1000 s left
+    assert decide(tok, "c", 1300, 720) == "expiring"  # 700 s left
+
+
+def test_config_parsing():
+    cfg = PublishConfig.from_mapping(
+        {"targets": [{"credential_secret_id": "a", "token_secret_id": "b", "vault_path": None}], "concurrency": 4}
+    )
+    assert cfg.refresh_threshold_seconds == DEFAULT_THRESHOLD_SECONDS == 720
+    assert cfg.uses_aws and not cfg.uses_vault
+    cfg = PublishConfig.from_json(
+        json.dumps({"targets": [{"credential_secret_id": "a", "vault_path": "s/x"}], "schedule_period_seconds": 300})
+    )
+    assert cfg.refresh_threshold_seconds == 420 and cfg.uses_vault
+    cfg = PublishConfig.from_mapping(
+        {"targets": [{"credential_secret_id": "a", "vault_path": "s/x"}], "refresh_threshold_seconds": 900}
+    )
+    assert cfg.refresh_threshold_seconds == 900
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({}, "targets"),
+        ({"targets": []}, "targets"),
+        ({"targets": [{"token_secret_id": "b"}]}, "credential_secret_id"),
+        ({"targets": [{"credential_secret_id": "a"}]}, "token_secret_id"),
+        ({"targets": [{"credential_secret_id": "a", "token_secret_id": "a"}]}, "must not be the credential"),
+        ({"targets": [{"credential_secret_id": "a", "token_secret_id": "b", "typo": 1}]}, "targets[0].typo"),
+        ({"targets": [{"credential_secret_id": "a", "vault_path": "nomount"}]}, "MOUNT/PATH"),
+        ({"targets": [{"credential_secret_id": "a", "vault_path": "secret/data/x"}]}, "without data/"),
+        ({"targets": [{"credential_secret_id": "a", "token_secret_id": 3}]}, "targets[0].token_secret_id"),
+        ({"targets": [{"credential_secret_id": "a", "token_secret_id": "b"}], "concurrency": 0}, "concurrency"),
+        (
+            {"targets": [{"credential_secret_id": "a", "token_secret_id": "b"}], "refresh_threshold": 1},
+            "refresh_threshold",
+        ),
+        (
+            {
+                "targets": [
+                    {"credential_secret_id": "a", "token_secret_id": "b"},
+                    {"credential_secret_id": "c", "token_secret_id": "b"},
+                ]
+            },
+            "more than one target",
+        ),
+    ],
+)
+def test_config_errors_name_the_field(config, field):
+    with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        PublishConfig.from_mapping(config)
