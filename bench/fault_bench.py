@@ -6,8 +6,8 @@
 Each rotation schedule (``tests/faults/schedules.py``) runs rotations through
 ``Rotation.handle`` under step retries, crashes after any external call, VGS faults
 (429/500/502/503/504, drops, delays, late timeouts), Secrets Manager throttling and lost
-answers, and concurrent rotations of the same secret, then settles and checks the
-invariants. Each plugin schedule (``tests/faults/plugin_schedules.py``) does the same for
+answers, concurrent rotations of the same secret and token publisher runs (between two
+calls of a rotation and between rotations), then settles and checks the invariants. Each plugin schedule (``tests/faults/plugin_schedules.py``) does the same for
 ``config/rotate-root`` and a static role. Every schedule also tries one bad input from the
 corpus (``tests/faults/corpus.py``); the whole corpus runs once on top.
 
@@ -159,6 +159,7 @@ def main() -> int:
             ),
             ("crashes injected", f"{totals['crashes']:,}"),
             ("concurrent rotations", f"{totals['concurrent_rotations']:,} (+ {totals['plugin_concurrent']:,} plugin)"),
+            ("publisher runs (between rotations and calls)", f"{totals['publisher_runs']:,}"),
             ("rotations given up after promotion", f"{totals['given_up_after_promotion']:,}"),
             ("repairs (status --repair)", f"{totals['repairs']:,}"),
             ("invariant violations", f"{violations:,}"),

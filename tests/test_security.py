@@ -275,6 +275,8 @@ def _doc(kind: str, hosts: dict | None = None) -> dict:
 
 
 def _objects() -> list[object]:
+    from rotation.consumer import CredentialsTokenSource
+    from rotation.published import PublishedToken
     from vault_plugin.backend import EngineConfig
 
     token = AccessToken(Secret(JWT), "Bearer", 300, 0.0, ("cards:read",), {"azp": "client-1"})
@@ -297,6 +299,9 @@ def _objects() -> list[object]:
             {"Step": "createSecret", "SecretId": "arn", "ClientRequestToken": "t", "RotationToken": ROTATION_TOKEN}
         ),
         EngineConfig("m", Secret(SECRET), "ACorg", "https://a/t", "https://a", "https://b"),
+        PublishedToken.from_access_token(token, "client-1"),
+        CredentialsTokenSource(parse_document(_doc("service-account"))),
+        CredentialsTokenSource.from_credentials(_creds(), token_url="https://auth.example.com/token"),
     ]
 
 

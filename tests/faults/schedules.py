@@ -12,7 +12,9 @@ runs 1-3 rotations through ``Rotation.handle`` as Secrets Manager drives them, e
   before a chosen store call) and lost answers (the call landed, the caller sees an error);
 - a second rotation of the same secret started between two external calls of the first
   (its steps interleaved with the first's);
-- publisher runs in between rotations when a publisher is available (``Backend.publish``).
+- token publisher runs (``rotation.publisher``) between two external calls of a rotation
+  (under the faults: it may fail, it must never write the rotated secret) and between
+  rotations (at rest: it must publish a token of AWSCURRENT's credential that VGS accepts).
 
 Then it drives the secret to a completed rotation (finishing the pending token, as Secrets
 Manager's retries would, or ``rotation.status.repair`` and a fresh rotation) and checks the
@@ -279,6 +281,7 @@ class Schedule:
         self.texts: list[str] = []
         self.publish = publish
         self.arn = ""
+        self.token_arn = ""
         self.initial = ""
 
     # -- set-up -------------------------------------------------------------------------
@@ -315,6 +318,8 @@ class Schedule:
                     "test": {"cmp_probe": rng.random() < 0.7, "attempts": rng.randint(1, 5)}})  # fmt: skip
         self.arn = self.backend.create_secret(f"vgs/app-{self.seed}-{rng.randrange(1 << 30)}", json.dumps(doc))
         self.backend.enable_rotation(self.arn)
+        if kind == "service-account":  # where the publisher puts access tokens minted with AWSCURRENT
+            self.token_arn = self.backend.create_secret(f"vgs/tokens-{self.seed}-{rng.randrange(1 << 30)}", "{}")
         self.harvest()
 
     def rotation(self) -> Rotation:
@@ -397,6 +402,10 @@ class Schedule:
             (plan.throttle_store_calls if rng.random() < 0.7 else plan.lost_store_calls).add(rng.randint(1, 20))
         if rng.random() < 0.15:
             plan.interleave_after[rng.randint(1, 30)] = self.concurrent_rotation
+        if self.token_arn and rng.random() < 0.25:
+            plan.interleave_after.setdefault(
+                rng.randint(1, 30), lambda: self.publisher_run("between two calls of a rotation", faulty=True)
+            )
         return plan
 
     def concurrent_rotation(self) -> None:
@@ -424,6 +433,58 @@ class Schedule:
             return True
         finally:
             self.calls.disarm()
+
+    # -- the token publisher ------------------------------------------------------------
+
+    def publisher_run(self, label: str, *, faulty: bool) -> None:
+        """One publisher run for the secret (issue 4): under the schedule's faults it may fail,
+        but it never writes the rotated secret; at rest it publishes a token of AWSCURRENT's
+        credential that VGS accepts."""
+        if not self.token_arn:
+            return
+        from rotation.published import PublishedToken
+        from rotation.publisher import FAILED, Publisher, PublishTarget
+        from rotation.vgs import AccessToken, CMPProbe
+
+        self.stats["publisher_runs"] += 1
+        transport = self.late if faulty else self.backend.transport()
+        client = httpx.Client(transport=transport, timeout=5.0)
+        policy = RetryPolicy(max_attempts=3, max_total=20.0, sleep=self.clock.sleep, clock=self.clock,
+                             rng=random.Random(self.rng.random()))  # fmt: skip
+        http = VGSHttp(timeout=5.0, retry=policy, client=_Unclosable(client))  # type: ignore[arg-type]
+        before = self.backend.end_state(self.arn)
+        store = self.store if faulty else self.backend.store
+        outcome = Publisher(secrets=store, http=http, clock=self.clock).publish_target(
+            PublishTarget(credential_secret_id=self.arn, token_secret_id=self.token_arn)
+        )
+        client.close()
+        self.texts.append(f"{outcome!r} {outcome.error}")
+        self.result.log.append(f"publisher {label}: {outcome.outcome} {outcome.reason}")
+        v = self.result.violations
+        if self.backend.end_state(self.arn) != before:
+            v.append(f"{label}: the publisher wrote to the rotated secret")
+        if faulty:
+            return
+        if outcome.outcome == FAILED:
+            v.append(f"{label}: the publisher failed without faults: {outcome.error}")
+            return
+        raw = self.backend.store.get_value(self.token_arn, stage=CURRENT)
+        current = self.document(CURRENT)
+        token = PublishedToken.parse(raw or "{}")
+        self.secrets.add(token.access_token.reveal())
+        if token.client_id != current.client_id:
+            v.append(f"{label}: the published token is not of AWSCURRENT's credential")
+        probe_http = VGSHttp(timeout=5.0, retry=RetryPolicy.none(),
+                             client=httpx.Client(transport=self.backend.transport(), timeout=5.0))  # fmt: skip
+        access = AccessToken(token.access_token, token.token_type, 300, float(token.issued_at))
+        try:
+            CMPProbe(self.emu.bootstrap["cmp_url"], http=probe_http).check(access)
+        except errors.Forbidden:
+            pass  # authenticated; the account only lacks cards:read
+        except errors.VGSError as exc:
+            v.append(f"{label}: the published token is refused by VGS: {type(exc).__name__}")
+        finally:
+            probe_http.close()
 
     # -- settling and checking ----------------------------------------------------------
 
@@ -604,11 +665,14 @@ class Schedule:
             if not self.settle(token, succeeded):
                 return
             self.check_at_rest(f"after rotation {n}")
+            if self.rng.random() < 0.7:
+                self.publisher_run(f"after rotation {n}", faulty=False)
             if self.publish is not None and self.rng.random() < 0.5:
                 self.publish(self)
         # the next successful rotation, clean: nothing may be orphaned after it
         if self.clean_rotation("final"):
             self.check_at_rest("after the final clean rotation")
+            self.publisher_run("after the final clean rotation", faulty=False)
 
 
 def run_schedule(seed: int, backend: Backend, **kw: Any) -> Result:
