@@ -4,7 +4,7 @@ wherever a URL enters, and no secret in the repr/str of any credential or token 
 Also covered elsewhere (not duplicated here): the plugin refuses to run without the magic
 cookie and refuses a host without the mTLS client certificate, or with a foreign one
 (``tests/test_vault_plugin_unit.py``); the IAM checks of the deployment template live in
-the deployment suite (``tests/test_template*.py``, from the deployment branch).
+the deployment suite (``tests/test_template*.py``); the two tests at the end check they are there.
 """
 
 from __future__ import annotations
@@ -339,3 +339,12 @@ def test_plugin_refusals_are_tested_in_the_plugin_suite():
     for name in ("test_refuses_to_run_without_the_magic_cookie", "test_client_without_certificate_is_refused",
                  "test_client_with_a_foreign_certificate_is_refused"):  # fmt: skip
         assert callable(getattr(unit, name)), name
+
+
+def test_iam_checks_are_in_the_deployment_suite():
+    from tests import test_template as deployment
+
+    for name in ("test_no_secretsmanager_or_kms_action_on_star", "test_rotation_role_is_bound_to_its_own_function",
+                 "test_publisher_reads_credentials_and_writes_only_tokens", "test_kms_use_only_through_secrets_manager",
+                 "test_secrets_manager_may_invoke_the_rotation_function_for_this_account_only"):  # fmt: skip
+        assert callable(getattr(deployment, name)), name
