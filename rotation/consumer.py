@@ -25,7 +25,7 @@ import httpx
 from rotation.document import SecretDocument, parse_document
 from rotation.published import PublishedToken, PublishedTokenError
 from rotation.stores import CURRENT, KVStore, SecretStore, StoreError
-from rotation.vgs import ClientCredentials, TokenClient, VGSHttp, errors
+from rotation.vgs import ClientCredentials, TokenClient, TokenClients, VGSHttp, errors
 
 log = logging.getLogger("rotation.consumer")
 
@@ -126,8 +126,7 @@ class CredentialsTokenSource:
         self.scope = scope
         self.clock = clock
         self.description = description
-        self._clients: dict[tuple[str, bool], TokenClient] = {}
-        self._lock = threading.Lock()
+        self._clients = TokenClients(self.http, clock=clock)
 
     @classmethod
     def from_credentials(
@@ -180,13 +179,7 @@ class CredentialsTokenSource:
         return cls(load, description=f"credential path {path}", **kw)
 
     def _client(self, minter: _Minter) -> TokenClient:
-        key = (minter.token_url, minter.allow_insecure_http)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = TokenClient(key[0], http=self.http, allow_insecure_http=key[1], clock=self.clock)
-                self._clients[key] = client
-            return client
+        return self._clients.for_url(minter.token_url, allow_insecure_http=minter.allow_insecure_http)
 
     def fetch(self) -> PublishedToken:
         minter = self._minter()

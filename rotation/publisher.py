@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +37,7 @@ from typing import Any, Literal
 from rotation.document import DocumentError, SecretDocument, parse_document
 from rotation.published import PublishedToken, PublishedTokenError
 from rotation.stores import CURRENT, CasConflict, KVEntry, KVStore, SecretStore, StoreError, split_kv_path
-from rotation.vgs import ClientCredentials, TokenClient, VGSHttp, errors
+from rotation.vgs import ClientCredentials, TokenClient, TokenClients, VGSHttp, errors
 
 log = logging.getLogger("rotation.publisher")
 
@@ -374,8 +373,7 @@ class Publisher:
         self.concurrency = concurrency
         self.clock = clock
         self._token_client = token_client
-        self._clients: dict[tuple[str, bool], TokenClient] = {}
-        self._lock = threading.Lock()
+        self._clients = TokenClients(self.http, clock=clock)
 
     # -- one target
 
@@ -499,13 +497,7 @@ class Publisher:
     def _client_for(self, doc: SecretDocument) -> TokenClient:
         if self._token_client is not None:
             return self._token_client(doc)
-        key = (doc.hosts.token_url, doc.hosts.allow_insecure_http)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = TokenClient(key[0], http=self.http, allow_insecure_http=key[1], clock=self.clock)
-                self._clients[key] = client
-            return client
+        return self._clients.for_url(doc.hosts.token_url, allow_insecure_http=doc.hosts.allow_insecure_http)
 
     # -- many targets
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from dataclasses import dataclass
+from typing import Any
 
 
 class VirtualClock:
@@ -43,3 +46,29 @@ def assert_no_secret(text: str, *secrets: str) -> None:
         if len(secret) >= 24:
             for i in range(0, len(secret) - 16, 8):
                 assert secret[i : i + 16] not in text, "a fragment of a secret leaked into the output"
+
+
+@dataclass
+class LambdaContext:
+    """The parts of a Lambda context the handlers and Powertools read."""
+
+    function_name: str = "vgs-rotation"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:vgs-rotation"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def emf_records(text: str) -> list[dict[str, Any]]:
+    """CloudWatch EMF records printed by Powertools Metrics, values summed (a metric may be a list)."""
+    out = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "_aws" in record:
+            out.append({k: sum(v) if isinstance(v, list) else v for k, v in record.items()})
+    return out

@@ -109,7 +109,7 @@ def moto_remembers_the_rotation_function(monkeypatch):
 def _act_as_lambda(world, stop: threading.Event) -> None:
     """What Secrets Manager does after RotateSecret: call the function once per step."""
     from rotation.lambda_rotation import handler
-    from tests.test_lambda_rotation import Context
+    from tests.helpers import LambdaContext as Context
 
     deadline = time.monotonic() + 60
     while not stop.is_set() and time.monotonic() < deadline:

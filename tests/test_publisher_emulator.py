@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
 
 import boto3
 import pytest
@@ -21,7 +20,8 @@ from rotation.publisher import FAILED, PUBLISHED, SKIPPED, PublishConfig, Publis
 from rotation.vault_store import VaultKV
 from rotation.vgs import AccessToken, CMPProbe, VGSHttp, errors
 from tests import bao_server
-from tests.helpers import assert_no_secret
+from tests.helpers import LambdaContext as Context
+from tests.helpers import assert_no_secret, emf_records
 from tests.rotation_harness import make_world, start_rotation
 
 bao = bao_server.bao  # fixture
@@ -139,30 +139,6 @@ def test_vgs_refusal_fails_only_that_target(emulator, moto_url):
 # --------------------------------------------------------------------------- Lambda
 
 
-@dataclass
-class Context:
-    function_name: str = "vgs-publisher"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:vgs-publisher"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def _emf(text: str) -> list[dict]:
-    """EMF records, with metric values summed (Powertools may emit a list per metric)."""
-    out = []
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and "_aws" in record:
-            out.append({k: sum(v) if isinstance(v, list) else v for k, v in record.items()})
-    return out
-
-
 def test_lambda_handler_publishes_logs_no_token_and_counts(emulator, moto_url, capsys, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "VGSPublisherTest")
     from rotation.lambda_publisher import handler
@@ -170,20 +146,20 @@ def test_lambda_handler_publishes_logs_no_token_and_counts(emulator, moto_url, c
     world = make_world(emulator)
     tok = token_secret()
     event = {"targets": [{"credential_secret_id": world.secret_arn, "token_secret_id": tok}], "concurrency": 2}
-    summary = handler(event, Context())
+    summary = handler(event, Context(function_name="vgs-publisher"))
     assert summary["ok"] and summary["counts"][PUBLISHED] == 1
     published = read_published(tok)
     out = capsys.readouterr()
     assert_no_secret(out.out + out.err, published.access_token.reveal(), *world.document().secret_values())
-    metrics = _emf(out.out)
+    metrics = emf_records(out.out)
     assert any(m.get("TokensPublished") == 1 for m in metrics)
     logs = [json.loads(line) for line in out.out.splitlines() if line.startswith("{") and '"level"' in line]
     assert any(r.get("message") == "publish target" and r.get("outcome") == PUBLISHED for r in logs)
 
     # the schedule's next run: from the environment this time, and nothing to write
     monkeypatch.setenv("VGS_PUBLISH_CONFIG", json.dumps({"targets": event["targets"]}))
-    assert handler({"source": "aws.scheduler"}, Context())["counts"][SKIPPED] == 1
-    assert any(m.get("TokensFresh") == 1 for m in _emf(capsys.readouterr().out))
+    assert handler({"source": "aws.scheduler"}, Context(function_name="vgs-publisher"))["counts"][SKIPPED] == 1
+    assert any(m.get("TokensFresh") == 1 for m in emf_records(capsys.readouterr().out))
 
 
 def test_lambda_handler_raises_when_a_target_fails(emulator, moto_url, capsys, monkeypatch):
@@ -197,9 +173,9 @@ def test_lambda_handler_raises_when_a_target_fails(emulator, moto_url, capsys, m
         ]
     }
     with pytest.raises(PublishError, match="1 of 2 targets failed"):
-        handler(event, Context())
+        handler(event, Context(function_name="vgs-publisher"))
     out = capsys.readouterr().out
-    assert any(m.get("TargetsFailed") == 1 and m.get("TokensPublished") == 1 for m in _emf(out))
+    assert any(m.get("TargetsFailed") == 1 and m.get("TokensPublished") == 1 for m in emf_records(out))
 
 
 def test_lambda_handler_refuses_a_bad_config(monkeypatch, capsys):
@@ -208,10 +184,10 @@ def test_lambda_handler_refuses_a_bad_config(monkeypatch, capsys):
 
     monkeypatch.delenv("VGS_PUBLISH_CONFIG", raising=False)
     with pytest.raises(ConfigError, match="VGS_PUBLISH_CONFIG"):
-        handler({}, Context())
+        handler({}, Context(function_name="vgs-publisher"))
     with pytest.raises(ConfigError, match="targets"):
-        handler({"targets": "nope"}, Context())
-    assert any(m.get("ConfigErrors") == 1 for m in _emf(capsys.readouterr().out))
+        handler({"targets": "nope"}, Context(function_name="vgs-publisher"))
+    assert any(m.get("ConfigErrors") == 1 for m in emf_records(capsys.readouterr().out))
 
 
 # --------------------------------------------------------------------------- CLI

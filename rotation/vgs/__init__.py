@@ -6,7 +6,7 @@ from rotation.vgs.endpoints import VGSEndpoints, check_url
 from rotation.vgs.http import RetryPolicy, VGSHttp
 from rotation.vgs.probes import CMPProbe, VaultApiProbe
 from rotation.vgs.secret import Secret
-from rotation.vgs.tokens import AccessToken, CachedTokenAuth, ClientCredentials, TokenClient
+from rotation.vgs.tokens import AccessToken, CachedTokenAuth, ClientCredentials, TokenClient, TokenClients
 from rotation.vgs.vault_credentials import (
     AccessCredential,
     CreatedAccessCredential,
@@ -26,6 +26,7 @@ __all__ = [
     "Secret",
     "ServiceAccount",
     "TokenClient",
+    "TokenClients",
     "VGSEndpoints",
     "VGSHttp",
     "VaultApiProbe",

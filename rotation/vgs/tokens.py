@@ -234,6 +234,31 @@ class TokenClient:
         return self._jwks.get_signing_key_from_jwt(raw).key
 
 
+class TokenClients:
+    """One :class:`TokenClient` per token URL over a shared transport, made on first use.
+
+    For callers that mint for many documents (publisher, consumer): the documents name
+    their token server, and each server's client (and its JWKS cache) is kept. Thread-safe.
+    """
+
+    def __init__(self, http: VGSHttp, *, clock: Callable[[], float] = time.time) -> None:
+        self.http = http
+        self.clock = clock
+        self._clients: dict[tuple[str, bool], TokenClient] = {}
+        self._lock = threading.Lock()
+
+    def for_url(self, token_url: str, *, allow_insecure_http: bool = False) -> TokenClient:
+        key = (token_url, allow_insecure_http)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = TokenClient(
+                    token_url, http=self.http, allow_insecure_http=allow_insecure_http, clock=self.clock
+                )
+                self._clients[key] = client
+            return client
+
+
 class CachedTokenAuth(httpx.Auth):
     """A bearer token for one client, minted on first use and again ``skew`` before expiry.
 
