@@ -18,11 +18,8 @@ minimum age finished or undone) and the invariants are checked:
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -30,7 +27,7 @@ import httpx
 from rotation.emulator import Emulator
 from rotation.vgs import ClientCredentials, RetryPolicy, Secret, TokenClient, VGSHttp, errors
 from tests.faults.inproc import LateTimeouts
-from tests.faults.schedules import FAULT_KINDS, Calls, Crash, Plan, Result, _Unclosable, find_leaks
+from tests.faults.schedules import FAULT_KINDS, Calls, Crash, Plan, Result, _Unclosable, captured_logs, find_leaks
 from tests.helpers import VirtualClock
 from vault_plugin.backend import A_KIND, A_MOUNT, A_ROLE, VGSBackend
 from vault_plugin.framework import LogicalError, Operation, Request
@@ -72,31 +69,6 @@ class CountingStorage:
         value = await self.inner.list(prefix)
         self.calls.after(f"storage:list {prefix}")
         return value
-
-
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.parts: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.parts.append(f"{record.getMessage()} {record.__dict__}")
-
-
-@contextmanager
-def _captured() -> Iterator[_Capture]:
-    capture = _Capture()
-    loggers = [logging.getLogger(n) for n in ("rotation", "vault_plugin")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(capture)
-        lg.setLevel(logging.DEBUG)
-    try:
-        yield capture
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.removeHandler(capture)
-            lg.setLevel(level)
 
 
 class PluginSchedule:
@@ -311,7 +283,7 @@ class PluginSchedule:
     # -- the schedule ------------------------------------------------------------------
 
     def run(self) -> Result:
-        with _captured() as logs:
+        with captured_logs(("rotation", "vault_plugin")) as logs:
             try:
                 self._run()
             except Exception as exc:

@@ -221,17 +221,20 @@ class _Capture(logging.Handler):
 
 
 @contextmanager
-def captured_logs() -> Iterator[_Capture]:
+def captured_logs(names: tuple[str, ...] = ("rotation",)) -> Iterator[_Capture]:
+    """Every record of the named loggers, at DEBUG, for the leak scan."""
     capture = _Capture()
-    logger = logging.getLogger("rotation")
-    old = logger.level
-    logger.addHandler(capture)
-    logger.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(capture)
+        lg.setLevel(logging.DEBUG)
     try:
         yield capture
     finally:
-        logger.removeHandler(capture)
-        logger.setLevel(old)
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(capture)
+            lg.setLevel(level)
 
 
 def find_leaks(text: str, secrets: set[str]) -> list[str]:
