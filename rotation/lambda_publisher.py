@@ -13,20 +13,12 @@ import os
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging import utils as logging_utils
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rotation.lambda_support import traced
+from rotation.lambda_support import bind_context, budgeted_http, powertools, traced
 from rotation.publisher import FAILED, PUBLISHED, SKIPPED, ConfigError, PublishConfig, PublishError, RunResult
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "vgs-publisher")
-logger = Logger(service=SERVICE, log_uncaught_exceptions=False)
-logging_utils.copy_config_to_registered_loggers(source_logger=logger, include={"rotation"})
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "VGSRotation"), service=SERVICE)
-
-HTTP_TIMEOUT = float(os.environ.get("VGS_HTTP_TIMEOUT_SECONDS", "10"))
-SAFETY_MARGIN = 5.0
+SERVICE, logger, metrics = powertools("vgs-publisher")
 _METRIC_NAMES: dict[str, str] = {PUBLISHED: "TokensPublished", SKIPPED: "TokensFresh", FAILED: "TargetsFailed"}
 
 
@@ -58,26 +50,15 @@ def _secrets(config: PublishConfig) -> Any:
 def run(config: PublishConfig, remaining_seconds: float | None = None) -> RunResult:
     """Build the publisher with the real stores, budgeted to the time left, and run it."""
     from rotation.publish_stores import build_publisher
-    from rotation.vgs import RetryPolicy, VGSHttp
 
-    budget = 60.0 if remaining_seconds is None else max(1.0, remaining_seconds - SAFETY_MARGIN)
-    attempts = int(os.environ.get("VGS_HTTP_MAX_ATTEMPTS", "4"))
-    http = VGSHttp(
-        timeout=min(HTTP_TIMEOUT, budget),
-        retry=RetryPolicy(max_attempts=attempts, max_total=min(30.0, budget / 2)),
-    )
-    with http:
+    with budgeted_http(remaining_seconds, default_budget=60.0) as http:
         return build_publisher(config, http=http, secrets=_secrets(config)).run(config.targets)
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @traced(SERVICE)
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    if context is not None and hasattr(context, "aws_request_id"):
-        logger.append_keys(request_id=context.aws_request_id)
-    remaining = None
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        remaining = context.get_remaining_time_in_millis() / 1000.0
+    remaining = bind_context(logger, context)
     started = time.perf_counter()
     try:
         config = load_config(event)

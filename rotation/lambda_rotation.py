@@ -8,44 +8,29 @@ the function's remaining time so a slow VGS fails the step instead of the functi
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging import utils as logging_utils
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rotation.core import EventError, Rotation, RotationEvent
 from rotation.document import DocumentError
+from rotation.lambda_support import bind_context, budgeted_http, powertools, traced
 
 if TYPE_CHECKING:
     from rotation.aws_store import AwsSecretStore
-from rotation.lambda_support import traced
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "vgs-rotation")
-logger = Logger(service=SERVICE, log_uncaught_exceptions=False)
-logging_utils.copy_config_to_registered_loggers(source_logger=logger, include={"rotation"})
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "VGSRotation"), service=SERVICE)
-
-HTTP_TIMEOUT = float(os.environ.get("VGS_HTTP_TIMEOUT_SECONDS", "10"))
-HTTP_MAX_ATTEMPTS = int(os.environ.get("VGS_HTTP_MAX_ATTEMPTS", "4"))
-SAFETY_MARGIN = 5.0  # seconds kept free at the end of the invocation to report the failure
+SERVICE, logger, metrics = powertools("vgs-rotation")
 
 
 def build_rotation(remaining_seconds: float | None = None) -> Rotation:
     """The rotation with the boto3 store and real VGS issuers, budgeted to the time left."""
     from rotation.aws_store import AwsSecretStore
     from rotation.issuers import default_issuer_factory
-    from rotation.vgs import RetryPolicy, VGSHttp
-
-    budget = 30.0 if remaining_seconds is None else max(1.0, remaining_seconds - SAFETY_MARGIN)
-    timeout = min(HTTP_TIMEOUT, budget)
+    from rotation.vgs import VGSHttp
 
     def http() -> VGSHttp:
-        return VGSHttp(
-            timeout=timeout, retry=RetryPolicy(max_attempts=HTTP_MAX_ATTEMPTS, max_total=min(30.0, budget / 2))
-        )
+        return budgeted_http(remaining_seconds, default_budget=30.0)
 
     global _STORE
     if _STORE is None:  # one boto3 client per container: building it costs ~0.1 s
@@ -71,11 +56,7 @@ def _safe_keys(event: Any) -> dict[str, Any]:
 @traced(SERVICE)
 def handler(event: Any, context: Any) -> None:
     logger.append_keys(**_safe_keys(event))
-    if context is not None and hasattr(context, "aws_request_id"):
-        logger.append_keys(request_id=context.aws_request_id)
-    remaining = None
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        remaining = context.get_remaining_time_in_millis() / 1000.0
+    remaining = bind_context(logger, context)
     started = time.perf_counter()
     step = event.get("Step") if isinstance(event, dict) and isinstance(event.get("Step"), str) else "invalid"
     outcome = "success"
