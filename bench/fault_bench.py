@@ -29,10 +29,25 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._util import table
+
+
+def _try_bad_input(case: Any, backend: Any, emulator: Any, totals: Counter[str], problems: list[str]) -> None:
+    """Run one bad-input case from a clean state and count it; a write or an unclear error is a problem."""
+    from tests.faults.corpus import run_case
+
+    backend.reset()
+    emulator.reset()
+    outcome = run_case(case, backend)
+    totals["bad_inputs"] += 1
+    totals["bad_input_writes"] += len(outcome.writes)
+    if not outcome.ok or outcome.writes:
+        totals["bad_input_failures"] += 1
+        problems.append(f"bad input {case.name!r}: {outcome.problem} {outcome.writes} ({outcome.error[:120]})")
 
 
 def _work(args: tuple[int, int, int, int, bool]) -> tuple[Counter[str], list[str]]:
@@ -43,7 +58,7 @@ def _work(args: tuple[int, int, int, int, bool]) -> tuple[Counter[str], list[str
     logging.getLogger("vault_plugin").setLevel(logging.WARNING)
     from rotation.emulator import Emulator
     from tests.faults.backends import MemoryBackend
-    from tests.faults.corpus import cases, run_case
+    from tests.faults.corpus import cases
     from tests.faults.inproc import InProcTransport
     from tests.faults.plugin_schedules import run_plugin_schedule
     from tests.faults.schedules import run_schedule
@@ -56,24 +71,13 @@ def _work(args: tuple[int, int, int, int, bool]) -> tuple[Counter[str], list[str
     totals: Counter[str] = Counter()
     problems: list[str] = []
 
-    def bad_input(seed: int) -> None:
-        case = random.Random(seed).choice(corpus)
-        backend.reset()
-        emulator.reset()
-        outcome = run_case(case, backend)
-        totals["bad_inputs"] += 1
-        totals["bad_input_writes"] += len(outcome.writes)
-        if not outcome.ok or outcome.writes:
-            totals["bad_input_failures"] += 1
-            problems.append(f"bad input {case.name!r}: {outcome.problem} {outcome.writes} ({outcome.error[:120]})")
-
     for seed in range(start, stop):
         backend.reset()
         result = run_schedule(seed, backend)
         totals.update(result.stats)
         if result.violations:
             problems.append(result.describe(200 if verbose else 40))
-        bad_input(seed)
+        _try_bad_input(random.Random(seed).choice(corpus), backend, emulator, totals, problems)
     for seed in range(pstart, pstop):
         result = run_plugin_schedule(seed, emulator, InProcTransport(emulator))
         totals.update(result.stats)
@@ -85,7 +89,7 @@ def _work(args: tuple[int, int, int, int, bool]) -> tuple[Counter[str], list[str
 def _whole_corpus() -> tuple[Counter[str], list[str]]:
     from rotation.emulator import Emulator
     from tests.faults.backends import MemoryBackend
-    from tests.faults.corpus import cases, run_case
+    from tests.faults.corpus import cases
     from tests.helpers import VirtualClock
 
     emulator = Emulator(port=9, clock=VirtualClock())
@@ -93,14 +97,7 @@ def _whole_corpus() -> tuple[Counter[str], list[str]]:
     totals: Counter[str] = Counter()
     problems: list[str] = []
     for case in cases():
-        backend.reset()
-        emulator.reset()
-        outcome = run_case(case, backend)
-        totals["bad_inputs"] += 1
-        totals["bad_input_writes"] += len(outcome.writes)
-        if not outcome.ok or outcome.writes:
-            totals["bad_input_failures"] += 1
-            problems.append(f"bad input {case.name!r}: {outcome.problem} {outcome.writes} ({outcome.error[:120]})")
+        _try_bad_input(case, backend, emulator, totals, problems)
     return totals, problems
 
 

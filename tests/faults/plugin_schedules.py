@@ -27,7 +27,17 @@ import httpx
 from rotation.emulator import Emulator
 from rotation.vgs import ClientCredentials, RetryPolicy, Secret, TokenClient, VGSHttp, errors
 from tests.faults.inproc import LateTimeouts
-from tests.faults.schedules import FAULT_KINDS, Calls, Crash, Plan, Result, _Unclosable, captured_logs, find_leaks
+from tests.faults.schedules import (
+    FAULT_KINDS,
+    Calls,
+    Crash,
+    Plan,
+    Result,
+    _Unclosable,
+    captured_logs,
+    find_leaks,
+    inject_fault,
+)
 from tests.helpers import VirtualClock
 from vault_plugin.backend import A_KIND, A_MOUNT, A_ROLE, VGSBackend
 from vault_plugin.framework import LogicalError, Operation, Request
@@ -194,16 +204,10 @@ class PluginSchedule:
             route, kind, count = rng.choice(PLUGIN_ROUTES), rng.choice(FAULT_KINDS), rng.choice((1, 1, 2))
             self.stats["vgs_faults"] += 1
             self.result.log.append(f"fault {route} {kind} x{count}")
-            if kind == "late":
-                self.late.inject(route, count)
-            elif kind == "drop":
-                self.emu.faults.inject(route, drop=True, count=count)
-            elif kind == "delay":
-                self.emu.faults.inject(route, delay=rng.choice((0.5, 5.0)), count=count)
-            elif kind == "429":
-                self.emu.faults.inject(route, status=429, count=count, retry_after=rng.choice((None, 1, 60)))
-            else:
-                self.emu.faults.inject(route, status=int(kind), count=count)
+            inject_fault(
+                self.emu, self.late, route, kind, count,
+                delay=rng.choice((0.5, 5.0)), retry_after=rng.choice((None, 1, 60)),
+            )  # fmt: skip
         plan = Plan()
         if rng.random() < 0.4:
             plan.crash_after = rng.randint(1, 14)

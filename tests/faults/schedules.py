@@ -208,6 +208,22 @@ class _Unclosable:
         return None
 
 
+def inject_fault(
+    emu: Any, late: Any, route: str, kind: str, count: int, *, delay: float, retry_after: int | None
+) -> None:
+    """One VGS fault of ``kind`` (a FAULT_KINDS entry) on ``route`` for the next ``count`` calls."""
+    if kind == "late":
+        late.inject(route, count)
+    elif kind == "drop":
+        emu.faults.inject(route, drop=True, count=count)
+    elif kind == "delay":
+        emu.faults.inject(route, delay=delay, count=count)
+    elif kind == "429":
+        emu.faults.inject(route, status=429, count=count, retry_after=retry_after)
+    else:
+        emu.faults.inject(route, status=int(kind), count=count)
+
+
 # -- leak capture -----------------------------------------------------------------------
 
 
@@ -379,16 +395,10 @@ class Schedule:
             count = rng.choice((1, 1, 1, 2, 3))
             self.stats["vgs_faults"] += 1
             self.result.log.append(f"fault {route} {kind} x{count}")
-            if kind == "late":
-                self.late.inject(route, count)
-            elif kind == "drop":
-                self.emu.faults.inject(route, drop=True, count=count)
-            elif kind == "delay":
-                self.emu.faults.inject(route, delay=rng.choice((0.5, 2.0, 20.0)), count=count)
-            elif kind == "429":
-                self.emu.faults.inject(route, status=429, count=count, retry_after=rng.choice((None, 1, 5, 60)))
-            else:
-                self.emu.faults.inject(route, status=int(kind), count=count)
+            inject_fault(
+                self.emu, self.late, route, kind, count,
+                delay=rng.choice((0.5, 2.0, 20.0)), retry_after=rng.choice((None, 1, 5, 60)),
+            )  # fmt: skip
 
     def clear_faults(self) -> None:
         self.emu.faults.clear()
