@@ -18,10 +18,13 @@ def secretsmanager_client(*, timeout: float | None = None, pool: int | None = No
     from botocore.config import Config
 
     seconds = timeout if timeout is not None else float(os.environ.get("VGS_AWS_TIMEOUT_SECONDS", "5"))
+    # AWS_MAX_ATTEMPTS is the SDKs' standard knob; botocore lets an explicit Config win over
+    # it, so it is read here (the CLI's tests use it to make unreachable endpoints answer fast).
+    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 4)
     config = Config(
         connect_timeout=seconds,
         read_timeout=seconds,
-        retries={"max_attempts": 4, "mode": "standard"},
+        retries={"max_attempts": max(1, attempts), "mode": "standard"},
         max_pool_connections=max(10, pool or 0),
     )
     from botocore.exceptions import BotoCoreError
@@ -29,13 +32,28 @@ def secretsmanager_client(*, timeout: float | None = None, pool: int | None = No
     try:
         return boto3.client("secretsmanager", config=config)
     except BotoCoreError as exc:  # no region, bad profile: one clear line, not a traceback
-        raise StoreError(f"Secrets Manager client cannot be created ({type(exc).__name__}: {exc})") from None
+        raise StoreError(
+            f"Secrets Manager client cannot be created ({type(exc).__name__}: {exc})",
+            code=type(exc).__name__,
+            service="secretsmanager",
+        ) from None
 
 
-def _error(call: str, exc: Exception) -> StoreError:
+def _error(call: str, exc: Exception, resource: str | None = None) -> StoreError:
+    """A :class:`StoreError` from a botocore error: the AWS error code (or, when AWS did not
+    answer, botocore's exception name), the call and the secret id; never AWS's message."""
     code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
     text = f"Secrets Manager {call} failed" + (f" ({code})" if code else f" ({type(exc).__name__})")
-    return StoreError(text, code=code, retryable=code in _RETRYABLE)
+    endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") if not code else None
+    return StoreError(
+        text,
+        code=code or type(exc).__name__,
+        retryable=code in _RETRYABLE,
+        service="secretsmanager",
+        operation=call,
+        resource=resource,
+        endpoint=endpoint if isinstance(endpoint, str) else None,
+    )
 
 
 class AwsSecretStore:
@@ -50,7 +68,7 @@ class AwsSecretStore:
         try:
             return getattr(self.client, name)(**kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise _error(name, exc) from None
+            raise _error(name, exc, kwargs.get("SecretId")) from None
 
     def describe(self, secret_id: str) -> SecretDescription:
         out = self._call("describe_secret", SecretId=secret_id)

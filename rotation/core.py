@@ -340,12 +340,12 @@ class Rotation:
         raw = self.store.get_value(secret_id, version_id=version_id, stage=stage)
         what = stage or "the version"
         if raw is None:
-            raise RotationError(f"secret has no value at {what}")
+            raise RotationError(f"secret {secret_id} has no value at {what}")
         try:
             return parse_document(raw)
         except DocumentError as exc:
             raise DocumentError(
-                exc.field, str(exc).split(f"'{exc.field}' ", 1)[-1], document=f"secret document ({what})"
+                exc.field, str(exc).split(f"'{exc.field}' ", 1)[-1], document=f"secret document of {secret_id} ({what})"
             ) from None
 
     def _document_or_none(
@@ -363,7 +363,10 @@ class Rotation:
     def _manager(self, doc: SecretDocument) -> ManagerCredentials:
         raw = self.store.get_value(doc.manager_secret_arn, stage=CURRENT)
         if raw is None:
-            raise RotationError("the manager secret (manager_secret_arn) has no AWSCURRENT value")
+            raise RotationError(
+                f"the manager secret {doc.manager_secret_arn} (manager_secret_arn) has no AWSCURRENT value: "
+                "store the manager credential there"
+            )
         return parse_manager(raw)
 
     def _issuer(

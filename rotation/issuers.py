@@ -8,11 +8,12 @@ made it, so a retried or crashed rotation can find, and clean up, what it made.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from rotation.document import ManagerCredentials, RotationMetadata, SecretDocument
 from rotation.vgs import (
@@ -67,6 +68,19 @@ class Issuer(Protocol):
 
 IssuerFactory = Callable[[SecretDocument, ManagerCredentials, str], Issuer]
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _with_manager(method: _F) -> _F:
+    """Calls made with the manager's token: a refusal names the manager's secret."""
+
+    @functools.wraps(method)
+    def wrapper(self: _Base, *args: Any, **kwargs: Any) -> Any:
+        with errors.concerning(f"the manager credential in {self.doc.manager_secret_arn}"):
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
 
 class _Base:
     def __init__(self, doc: SecretDocument, manager: ManagerCredentials, secret_arn: str, http: VGSHttp) -> None:
@@ -93,6 +107,7 @@ class ServiceAccountIssuer(_Base):
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 
+    @_with_manager
     def inventory(self) -> tuple[list[Owned], set[str]]:
         listed = self.accounts.list()
         owned = [
@@ -108,11 +123,13 @@ class ServiceAccountIssuer(_Base):
     def present(self) -> set[str]:
         return self.inventory()[1]
 
+    @_with_manager
     def ensure_capacity(self, keep: set[str]) -> None:
         # The 50-per-organization limit is shared with accounts this secret does not own,
         # so there is nothing safe to free here: VGS's refusal surfaces from create().
         return None
 
+    @_with_manager
     def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument:
         name = f"{base.name}-{hashlib.sha256(rotation.version_id.encode()).hexdigest()[:8]}"
         try:
@@ -146,6 +163,7 @@ class ServiceAccountIssuer(_Base):
                 if "cards:read" in doc.scopes:
                     raise
 
+    @_with_manager
     def delete(self, ref: str) -> bool:
         if ref == self.manager_id:
             raise ValueError("refusing to delete the manager service account")
@@ -162,6 +180,7 @@ class AccessCredentialIssuer(_Base):
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 
+    @_with_manager
     def inventory(self) -> tuple[list[Owned], set[str]]:
         listed = self.vault.list()
         owned = [
@@ -177,6 +196,7 @@ class AccessCredentialIssuer(_Base):
     def present(self) -> set[str]:
         return self.inventory()[1]
 
+    @_with_manager
     def ensure_capacity(self, keep: set[str]) -> None:
         existing = self.vault.list()
         if len(existing) >= MAX_CREDENTIALS_PER_VAULT:
@@ -187,6 +207,7 @@ class AccessCredentialIssuer(_Base):
                 f"(not AWSCURRENT or AWSPREVIOUS), e.g. one of: {', '.join(candidates[:5]) or '(none)'}"
             )
 
+    @_with_manager
     def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument:
         try:
             created = self.vault.create(annotations=self.annotations(rotation))
@@ -203,6 +224,7 @@ class AccessCredentialIssuer(_Base):
             doc.username, doc.password
         )
 
+    @_with_manager
     def delete(self, ref: str) -> bool:
         deleted = self.vault.delete(ref)
         log.info("access credential deleted", extra={"credential_id": ref, "was_present": deleted})

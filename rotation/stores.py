@@ -16,12 +16,32 @@ PREVIOUS = "AWSPREVIOUS"
 
 
 class StoreError(Exception):
-    """A store call failed. The message names the call and the AWS error code, no values."""
+    """A store call failed. The message names the call and the AWS error code, no values.
 
-    def __init__(self, message: str, *, code: str | None = None, retryable: bool = False) -> None:
+    The optional fields let the CLI name what to fix: ``service`` (``"secretsmanager"`` or
+    ``"vault"``), ``operation`` (the call), ``resource`` (the secret id or KV path) and
+    ``endpoint`` (the address spoken to). ``code`` is the service's error code, or the
+    client library's exception name when nothing was answered (``NoRegionError``, ...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retryable: bool = False,
+        service: str = "",
+        operation: str = "",
+        resource: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+        self.service = service
+        self.operation = operation
+        self.resource = resource
+        self.endpoint = endpoint
 
 
 @dataclass(frozen=True)
