@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vault_plugin.framework import Field, FieldData, FieldType, Operation, Path, Request, Response, bad_request
-
-if TYPE_CHECKING:
-    from vault_plugin.backend import VGSBackend
+from vault_plugin.interface import Engine
 
 NAME_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 
@@ -30,14 +28,14 @@ ROLE_FIELDS = {
 ACCOUNT_SHAPE = ("scopes", "vaults", "token_lifespan")
 
 
-async def get_role(b: VGSBackend, name: str) -> dict[str, Any]:
+async def get_role(b: Engine, name: str) -> dict[str, Any]:
     role = await b.storage.get(f"roles/{name}")
     if role is None:
         raise bad_request(f"role {name!r} does not exist")
     return role
 
 
-async def drop_role_account(b: VGSBackend, name: str) -> None:
+async def drop_role_account(b: Engine, name: str) -> None:
     """Forget (and delete at VGS) the service account behind token/NAME."""
     acct = await b.storage.get(f"role-accounts/{name}")
     await b.storage.delete(f"token-cache/{name}")
@@ -46,7 +44,7 @@ async def drop_role_account(b: VGSBackend, name: str) -> None:
         await b.storage.delete(f"role-accounts/{name}")
 
 
-def paths(b: VGSBackend) -> list[Path]:
+def paths(b: Engine) -> list[Path]:
     async def read(req: Request, d: FieldData) -> Response | None:
         role = await b.storage.get(f"roles/{d.get('name')}")
         return None if role is None else Response(data=role)
@@ -105,5 +103,5 @@ def paths(b: VGSBackend) -> list[Path]:
     ]
 
 
-async def _exists(b: VGSBackend, name: str) -> bool:
+async def _exists(b: Engine, name: str) -> bool:
     return await b.storage.get(f"roles/{name}") is not None

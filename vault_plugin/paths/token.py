@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rotation.vgs import ClientCredentials, Secret, errors
 from vault_plugin.framework import (
@@ -17,10 +17,9 @@ from vault_plugin.framework import (
     Response,
     SecretType,
 )
+from vault_plugin.interface import Engine
 from vault_plugin.paths.roles import NAME_RE, get_role
-
-if TYPE_CHECKING:
-    from vault_plugin.backend import VGSBackend
+from vault_plugin.vgs_access import vgs_error
 
 SECRET_TYPE = "vgs_token"
 
@@ -30,7 +29,7 @@ def refresh_margin(lifetime: float) -> float:
     return max(30.0, min(300.0, lifetime / 4))
 
 
-async def role_account(b: VGSBackend, name: str, role: dict[str, Any], crash: str | None = None) -> dict[str, Any]:
+async def role_account(b: Engine, name: str, role: dict[str, Any], crash: str | None = None) -> dict[str, Any]:
     """The role's token account, created at first use (caller holds the role's token lock;
     the periodic tidy leaves a role's accounts alone while that lock is held)."""
     acct = await b.storage.get(f"role-accounts/{name}")
@@ -60,7 +59,7 @@ class _Retryable(Exception):
         self.exc = exc
 
 
-def paths(b: VGSBackend) -> list[Path]:
+def paths(b: Engine) -> list[Path]:
     async def read(req: Request, d: FieldData) -> Response | None:
         name = d.get("name")
         role = await get_role(b, name)
@@ -109,9 +108,7 @@ def paths(b: VGSBackend) -> list[Path]:
 FRESH_ACCOUNT_RETRY_DELAYS = (0.5, 1.0, 2.0)  # a new account may take a moment to be usable
 
 
-async def _mint_with_replace(
-    b: VGSBackend, name: str, role: dict[str, Any], crash: str | None = None
-) -> dict[str, Any]:
+async def _mint_with_replace(b: Engine, name: str, role: dict[str, Any], crash: str | None = None) -> dict[str, Any]:
     """Mint for the role's account. A brand-new account that is refused is retried briefly
     (propagation); an old one that is refused was deleted behind our back: it is replaced once."""
     c = await b.clients()
@@ -143,12 +140,10 @@ async def _mint_with_replace(
 
 
 def b_error(exc: _Retryable) -> Exception:
-    from vault_plugin.backend import vgs_error
-
     return vgs_error(exc.exc, "mint a token for the role")
 
 
-def secret_types(b: VGSBackend) -> list[SecretType]:
+def secret_types(b: Engine) -> list[SecretType]:
     async def revoke(req: Request) -> Response | None:
         return None  # VGS has no token revocation: the token expires by itself
 
