@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -58,12 +59,13 @@ The VGS secrets engine issues Very Good Security credentials under Vault/OpenBao
   config                 manager service-account credentials and VGS hosts (validated on write)
   config/rotate-root     replace the manager account with a new one (write-ahead logged)
   roles/NAME             scopes, vaults and TTLs of a role
-  token/NAME             a short-lived VGS access token for the role (cached until near expiry)
+  token/NAME             a short-lived VGS access token for the role (cached until near expiry, no lease)
   creds/NAME             a new VGS service account per lease, deleted when the lease ends
   static-roles/NAME      a long-lived service account rotated every rotation_period
   static-creds/NAME      the current credentials of a static role
   rotate-role/NAME       rotate a static role now
   tidy                   run the periodic work now (WAL rollback, orphan cleanup, due rotations)
+  stats                  counters: storage calls, token cache hits and mints
 """
 
 
@@ -80,6 +82,7 @@ class VGSBackend(LogicalBackend):
         self._clients: VGSClients | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self.in_flight: set[str] = set()
+        self.stats: Counter[str] = Counter()  # read by the stats path; never holds a secret
         self.test_hooks = os.environ.get("VGS_PLUGIN_TEST_HOOKS") == "1"
         self.wal_min_age = float(os.environ.get("VGS_PLUGIN_WAL_MIN_AGE", "120"))
         self.orphan_min_age = float(os.environ.get("VGS_PLUGIN_ORPHAN_MIN_AGE", "300"))
@@ -98,7 +101,9 @@ class VGSBackend(LogicalBackend):
 
     # lifecycle -------------------------------------------------------------------------
     async def setup(self, storage: Storage, system: SystemView, config: Mapping[str, str], backend_uuid: str) -> None:
-        self._storage = CachingStorage(storage, ("config", "roles/", "token-cache/", "role-accounts/"))
+        self._storage = CachingStorage(
+            storage, ("config", "roles/", "token-cache/", "role-accounts/"), calls=self.stats
+        )
         self.system = system
         self.mount_id = backend_uuid
 
@@ -139,7 +144,7 @@ class VGSBackend(LogicalBackend):
         if config is None:
             raise LogicalError("the engine is not configured: write its credentials to config first")
         if self._clients is None or self._clients.config != config:
-            self._clients = VGSClients(config, self.http)
+            self._clients = VGSClients(config, self.http, clock=self.clock)
         return self._clients
 
     def annotations(self, kind: str, role: str, **extra: str) -> dict[str, str]:

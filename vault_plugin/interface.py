@@ -5,6 +5,7 @@ registered on it from the outside (:func:`vault_plugin.engine.new_backend`)."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -29,6 +30,7 @@ class Engine(Protocol):
     wal_min_age: float
     orphan_min_age: float
     clock_offset: float
+    stats: Counter[str]  # storage calls and token-cache counters (never a secret)
 
     @property
     def storage(self) -> Storage:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,13 +78,14 @@ class EngineConfig:
 
 
 class VGSClients:
-    """The rotation.vgs clients for one engine configuration (blocking; call from threads)."""
+    """The rotation.vgs clients for one engine configuration (blocking; call from threads).
+    Tokens are dated by the engine's clock, the one that decides when a cached token is stale."""
 
-    def __init__(self, config: EngineConfig, http: VGSHttp) -> None:
+    def __init__(self, config: EngineConfig, http: VGSHttp, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         insecure = config.allow_insecure_http
-        self.tokens = TokenClient(config.token_url, http=http, allow_insecure_http=insecure)
-        self.manager = CachedTokenAuth(self.tokens, config.credentials)
+        self.tokens = TokenClient(config.token_url, http=http, allow_insecure_http=insecure, clock=clock)
+        self.manager = CachedTokenAuth(self.tokens, config.credentials, clock=clock)
         self.accounts = AccountsClient(
             config.accounts_url, config.organization_id, auth=self.manager, http=http, allow_insecure_http=insecure
         )

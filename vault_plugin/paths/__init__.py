@@ -11,7 +11,7 @@ from typing import Protocol
 
 from vault_plugin.framework import Path, SecretType
 from vault_plugin.interface import Engine, PeriodicTask
-from vault_plugin.paths import config, creds, roles, static, token, wal
+from vault_plugin.paths import config, creds, roles, static, stats, token, wal
 
 
 class Registrable(Engine, Protocol):
@@ -28,6 +28,7 @@ def all_paths(b: Engine) -> list[Path]:
         *creds.paths(b),
         *static.paths(b),
         *wal.paths(b),
+        *stats.paths(b),
     ]
 
 

@@ -23,6 +23,12 @@ ROLE_FIELDS = {
     "max_ttl": Field(
         FieldType.DURATION, "Maximum lease life of creds/NAME (mount max if unset).", default=0, minimum=0
     ),
+    "token_leases": Field(
+        FieldType.BOOL,
+        "Give every token/NAME read its own (non-renewable) lease. Off by default: tokens are returned "
+        "without a lease, with 'ttl' and 'rotation_period' like Vault's rotating static credentials.",
+        default=False,
+    ),
 }
 
 ACCOUNT_SHAPE = ("scopes", "vaults", "token_lifespan")
@@ -94,7 +100,8 @@ def paths(b: Engine) -> list[Path]:
             description=(
                 "A role describes VGS service accounts: 'scopes' (comma list, at least one, cannot change on an "
                 "existing VGS account, so changing them replaces the role's token account), 'vaults', "
-                "'token_lifespan' of their access tokens, and the lease 'ttl'/'max_ttl' of creds/NAME."
+                "'token_lifespan' of their access tokens, the lease 'ttl'/'max_ttl' of creds/NAME, and whether "
+                "token/NAME reads are leased ('token_leases', off by default)."
             ),
             fields=ROLE_FIELDS,
             operations={Operation.READ: read, Operation.UPDATE: write, Operation.DELETE: delete},
