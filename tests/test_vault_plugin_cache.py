@@ -141,7 +141,9 @@ def test_no_lease_unless_the_role_asks_for_one(world):
     stored = json.loads(world.storage.inner.data["token-cache/app"])
     refresh = stored["expires_at"] - refresh_margin(lifespan)
     assert data["ttl"] == int(refresh - now), "seconds until the engine serves a fresh token"
-    assert isinstance(data["ttl"], int) and isinstance(data["rotation_period"], int), "JSON integers for consul-template"
+    assert isinstance(data["ttl"], int) and isinstance(data["rotation_period"], int), (
+        "JSON integers for consul-template"
+    )
     world.request(Operation.UPDATE, "roles/app", {"token_leases": True})
     leased = world.request(Operation.READ, "token/app")
     assert leased is not None and leased.secret is not None and not leased.secret.renewable
