@@ -164,6 +164,8 @@ def test_backend_type_special_paths_and_shutdown(plugin):
                 backend_pb2.HandleRequestArgs(request=backend_pb2.Request(operation="resolve-path", path="token/x"))
             )
             assert resolve.err.err_type == 6
+            # the host's InvalidateKey (replication, standby nodes) is answered, even before Setup
+            await backend.InvalidateKey(backend_pb2.InvalidateKeyArgs(key="token-cache/x"))
             # Unknown services answer UNIMPLEMENTED (with a content-type grpc-go accepts).
             with pytest.raises(GRPCError) as info:
                 async with channel.request(

@@ -112,6 +112,8 @@ class VGSBackend(LogicalBackend):
         await asyncio.to_thread(self.http.close)
 
     def invalidate(self, key: str) -> None:
+        """The host's ``InvalidateKey``: ``key`` changed underneath (replication, a standby
+        node); forget its memory so the next read loads it, and the VGS clients with config."""
         if isinstance(self._storage, CachingStorage):
             self._storage.invalidate(key)
         if key == "config":
