@@ -16,6 +16,7 @@ import pytest
 
 from rotation.vgs import RetryPolicy, VGSHttp
 from tests.faults.inproc import InProcTransport
+from tests.faults.plugin_schedules import _System
 from tests.helpers import VirtualClock
 from vault_plugin.backend import VGSBackend
 from vault_plugin.engine import new_backend
@@ -46,14 +47,6 @@ class CountingStorage:
     async def list(self, prefix: str) -> list[str]:
         self.calls[f"list {prefix}"] += 1
         return await self.inner.list(prefix)
-
-
-class _System:
-    async def default_lease_ttl(self) -> int:
-        return 3600
-
-    async def max_lease_ttl(self) -> int:
-        return 86400
 
 
 class World:
