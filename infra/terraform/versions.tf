@@ -5,8 +5,9 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 5.28: aws_lambda_function.logging_config; tested with 5.100.
-      version = ">= 5.28, < 7.0"
+      # 5.x from 5.40 (logging_config of aws_lambda_function, rotate_immediately of
+      # aws_secretsmanager_secret_rotation); tested with 5.100. 6.x renames attributes used here.
+      version = ">= 5.40, < 6.0"
     }
   }
 }

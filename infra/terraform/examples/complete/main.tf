@@ -14,7 +14,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.28, < 7.0"
+      version = ">= 5.40, < 6.0"
     }
   }
 }
