@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 import zipfile
@@ -25,9 +28,11 @@ from rotation.document import parse_document
 from rotation.driver import run_local
 from rotation.issuers import SECRET_ANNOTATION, default_issuer_factory
 from rotation.vgs import RetryPolicy, VaultCredentialsClient, VGSHttp
+from tests import bao_server
 from tests.helpers import VirtualClock, assert_no_secret
 from tests.rotation_harness import manager_stack, sm
 
+bao = bao_server.bao  # the OpenBao dev server, shared with other modules
 HOST_KEYS = ("token_url", "accounts_url", "vault_management_url", "cmp_url", "vault_api_url", "jwks_url")
 VGS_WRITES = ("accounts.create", "accounts.update", "accounts.delete", "credentials.create", "credentials.delete")
 
@@ -505,3 +510,33 @@ def test_an_unknown_rotation_function_is_named(emulator, moto_url, tmp_path):
     assert result.exit_code == 1, result.output
     line = one_error_line(result)
     assert "cannot find the rotation function arn:aws:lambda:us-east-1:123456789012:function:nope" in line
+
+
+@pytest.mark.bao
+def test_publish_to_a_kv_path(emulator, moto_url, tmp_path, bao, monkeypatch):
+    """--publish-to kv:PATH: the first token is in OpenBao's KV v2 at once."""
+    for key, value in bao.env().items():
+        monkeypatch.setenv(key, value)
+    setting = _refusal(emulator, tmp_path, extra=["--publish-to", "kv:secret/vgs/tokens/adopted"])
+    result = _run_refusal(setting)
+    assert result.exit_code == 0, result.output
+    data = bao.client().secrets.kv.v2.read_secret_version(
+        path="vgs/tokens/adopted", mount_point="secret", raise_on_deleted_version=True
+    )["data"]["data"]
+    assert data["client_id"] == setting["client_id"] and data["expires_at"] > time.time()
+    assert '"vault_path": "secret/vgs/tokens/adopted"' in result.output
+    assert_no_secret(result.output, setting["secret"], data["access_token"])
+
+
+def test_adopt_as_a_process_reads_the_secret_from_a_pipe(emulator, moto_url, tmp_path):
+    """What a shell does: `printf %s "$SECRET" | vgs-rotate adopt ... --secret-stdin`."""
+    setting = _refusal(emulator, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "VGS_CLIENT_SECRET"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "rotation.cli", "adopt", setting["secret_name"], "--client-id", setting["client_id"],
+         "--manager-secret-arn", setting["manager"], "--hosts", setting["hosts"], "--secret-stdin"],
+        input=setting["secret"], capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert document(setting["secret_name"]).client_id == setting["client_id"]
+    assert_no_secret(proc.stdout + proc.stderr, setting["secret"], emulator.bootstrap["client_secret"])
