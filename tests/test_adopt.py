@@ -94,12 +94,13 @@ def moto_state() -> dict[str, Any]:
         for version in desc.get("VersionIdsToStages", {}):
             try:
                 values[version] = client.get_secret_value(SecretId=listed["ARN"], VersionId=version).get("SecretString")
-            except client.exceptions.ResourceNotFoundException:
-                values[version] = None
+            except (client.exceptions.ResourceNotFoundException, client.exceptions.InvalidRequestException):
+                values[version] = None  # no value yet, or the secret is scheduled for deletion
         state[desc["Name"]] = {
             "tags": sorted((t["Key"], t["Value"]) for t in desc.get("Tags", [])),
             "rotation": (desc.get("RotationEnabled"), desc.get("RotationLambdaARN")),
             "stages": desc.get("VersionIdsToStages"),
+            "deleted": desc.get("DeletedDate"),
             "values": values,
         }
     return state
@@ -437,6 +438,16 @@ REFUSALS = {
     "publishing into the rotated secret": (
         lambda emu, s: s["extra"].extend(["--publish-to", "vgs/rotated/app"]), 2, "must not be the rotated secret",
     ),
+    "secret scheduled for deletion": (
+        lambda emu, s: sm().delete_secret(SecretId=_existing_secret({"client_id": s["client_id"]}), RecoveryWindowInDays=7),
+        1, "is scheduled for deletion",
+    ),
+    "an ARN that does not exist": (
+        lambda emu, s: s.update(secret_name="arn:aws:secretsmanager:us-east-1:123456789012:secret:vgs/none-AbCdEf"),
+        1, "does not exist; give a name",
+    ),
+    "a name Secrets Manager refuses": (lambda emu, s: s.update(secret_name="vgs/app name"), 2, "not one Secrets Manager accepts"),
+    "the manager secret itself": (lambda emu, s: s.update(secret_name=s["manager"]), 2, "is the manager secret"),
     "token destination holds something else": (
         lambda emu, s: (_existing_secret({"a": 1}, name="vgs/tokens/app"), s["extra"].extend(["--publish-to", "vgs/tokens/app"])),
         1, "not a published token",
@@ -540,3 +551,44 @@ def test_adopt_as_a_process_reads_the_secret_from_a_pipe(emulator, moto_url, tmp
     assert proc.returncode == 0, proc.stderr
     assert document(setting["secret_name"]).client_id == setting["client_id"]
     assert_no_secret(proc.stdout + proc.stderr, setting["secret"], emulator.bootstrap["client_secret"])
+
+
+def _weak_manager(emulator, scopes):
+    weak = hand_made_account(emulator, name="weak", scopes=scopes)
+    return manager_secret(emulator, client_id=weak.client_id, client_secret=weak.client_secret.reveal())
+
+
+AC_REFUSALS = {
+    "credential does not exist": (lambda emu, s: s.update(credential="no-such-credential"), 1, "is not in vault"),
+    "wrong password": (lambda emu, s: s.update(secret="wrong-password"), 3, "the password given in VGS_CREDENTIAL_PASSWORD does not work"),
+    "vault the manager cannot see": (lambda emu, s: s.update(vault="tntnotavault"), 1, "does not exist or the manager cannot see it"),
+    "manager cannot list credentials": (
+        lambda emu, s: s.update(manager=_weak_manager(emu, ("service-accounts:write",))), 3,
+        "cannot see the access credentials of vault",
+    ),
+    "no vault API URL to prove the password": (lambda emu, s: s.update(hosts=["--host", "token_url=" + emu.bootstrap["token_url"]]), 2, "vault_api_url"),
+    "--name for access credentials": (lambda emu, s: s["extra"].extend(["--name", "proxy"]), 2, "not for access credentials"),
+    "--publish-to for access credentials": (lambda emu, s: s["extra"].extend(["--publish-to", "vgs/tokens/x"]), 2, "only service accounts mint"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(AC_REFUSALS))
+def test_each_access_credential_refusal_writes_nothing(emulator, moto_url, tmp_path, case):
+    arrange, code, says = AC_REFUSALS[case]
+    made = hand_made_credential(emulator)
+    setting: dict[str, Any] = {
+        "credential": made.id, "secret": made.password.reveal(), "vault": emulator.bootstrap["vault_id"],
+        "manager": manager_secret(emulator), "hosts": ["--hosts", hosts_file(emulator, tmp_path)], "extra": [],
+    }  # fmt: skip
+    arrange(emulator, setting)
+    before = snapshot(emulator)
+    result = adopt(
+        "vgs/rotated/proxy", "--credential-id", setting["credential"], "--vault-id", setting["vault"],
+        "--manager-secret-arn", setting["manager"], *setting["hosts"], *setting["extra"],
+        env={"VGS_CREDENTIAL_PASSWORD": setting["secret"]},
+    )  # fmt: skip
+    assert result.exit_code == code, result.output
+    line = one_error_line(result)
+    assert says in line and "nothing written" in line, line
+    assert snapshot(emulator) == before, "a refused adoption wrote something"
+    assert_no_secret(result.output, made.password.reveal(), emulator.bootstrap["client_secret"])

@@ -14,6 +14,7 @@ the rotation configuration, a first published token, the publisher configuration
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -42,11 +43,19 @@ from rotation.onboarding.publishing import (
     target,
     write_config,
 )
-from rotation.onboarding.request import NAME_RULE, AdoptError, AdoptRequest, PartialAdoption, suggest_name
+from rotation.onboarding.request import (
+    NAME_RULE,
+    AdoptError,
+    AdoptRequest,
+    PartialAdoption,
+    check_new_secret_name,
+    suggest_name,
+)
 from rotation.publisher import PublishConfig, PublishTarget, RunResult
 from rotation.stores import CURRENT, StoreError
 from rotation.vgs import VGSEndpoints, VGSHttp
 
+log = logging.getLogger("rotation.onboarding")
 _ENDPOINT_KEYS = ("token_url", "accounts_url", "vault_management_url", "cmp_url", "jwks_url")
 Publish = Callable[[PublishTarget], RunResult]
 
@@ -107,6 +116,8 @@ class Adoption:
         existing = read_existing(self.store, req.secret_id)
         if existing is not None:
             refuse_unwritable(existing, manager_arn)
+        else:
+            check_new_secret_name(req.secret_id)
         inherited = (
             existing.inherited if existing and existing.inherited and existing.inherited.kind == req.kind else None
         )
@@ -293,6 +304,7 @@ class Adoption:
         self._rotation_steps(req, existing, holder, steps, notes)
         final_target = self._publish_steps(req, destinations, token_secret, key, holder, steps)
         self._notes(req, doc, found, notes)
+        log.info("adopt: checks passed", extra={"credential": found.ref, "steps": len(steps), "dry_run": dry_run})
         if dry_run:
             shown = final_target() if final_target else None
             return AdoptResult(arn, doc, found, tuple(s.text for s in steps), tuple(notes), shown, True)
@@ -305,6 +317,7 @@ class Adoption:
                     raise
                 raise PartialAdoption(step.text, done, exc) from exc
             done.append(step.text)
+            log.info("adopt: step done", extra={"step": step.text, "credential": found.ref})
         shown = final_target() if final_target else None
         return AdoptResult(holder["arn"], doc, found, tuple(done), tuple(notes), shown, False)
 

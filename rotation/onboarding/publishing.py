@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rotation.onboarding.existing import KIND_TAG, ROLE_TAG, AdoptStore
-from rotation.onboarding.request import AdoptError
+from rotation.onboarding.request import AdoptError, check_new_secret_name
 from rotation.published import PublishedToken, PublishedTokenError
 from rotation.publisher import ConfigError, PublishConfig
 from rotation.stores import CURRENT, SecretSettings, split_kv_path
@@ -82,8 +82,7 @@ def check_token_secret(store: AdoptStore, name: str, rotated: str, rotated_arn: 
             "invalid",
         )
     if settings is None:
-        if name.startswith("arn:"):
-            raise AdoptError(f"token secret {name} does not exist; give a name to have it created", "not-found")
+        check_new_secret_name(name, "token secret")
         return TokenSecret(name, None)
     if settings.scheduled_for_deletion:
         raise AdoptError(f"token secret {settings.name} is scheduled for deletion: restore it or use another name")

@@ -15,6 +15,7 @@ Reason = Literal["invalid", "not-found", "refused", "conflict"]
 HOST_KEYS = ("token_url", "accounts_url", "vault_management_url", "cmp_url", "vault_api_url", "jwks_url")
 NAME_RULE = f"1-{MAX_BASE_NAME} letters, digits or dashes, starting with a letter or digit"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _FUNCTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$"
 )
@@ -39,6 +40,16 @@ class PartialAdoption(Exception):
         self.step = step
         self.done = tuple(done)
         self.cause = cause
+
+
+def check_new_secret_name(name: str, what: str = "secret") -> None:
+    """Refuse, before anything is written, a name Secrets Manager would refuse to create."""
+    if name.startswith("arn:"):
+        raise AdoptError(f"{what} {name} does not exist; give a name to have it created", "not-found")
+    if not _SECRET_NAME.match(name):
+        raise AdoptError(
+            f"{what} name {name!r} is not one Secrets Manager accepts: 1-512 letters, digits and /_+=.@-", "invalid"
+        )
 
 
 def valid_base_name(name: str) -> bool:
