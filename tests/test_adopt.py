@@ -7,17 +7,14 @@ write requests) before and after a refused adoption.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
-import zipfile
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
@@ -30,7 +27,7 @@ from rotation.issuers import SECRET_ANNOTATION, default_issuer_factory
 from rotation.vgs import RetryPolicy, VaultCredentialsClient, VGSHttp
 from tests import bao_server
 from tests.helpers import VirtualClock, assert_no_secret
-from tests.rotation_harness import manager_stack, sm
+from tests.rotation_harness import manager_stack, register_lambda, sm
 
 bao = bao_server.bao  # the OpenBao dev server, shared with other modules
 HOST_KEYS = ("token_url", "accounts_url", "vault_management_url", "cmp_url", "vault_api_url", "jwks_url")
@@ -82,6 +79,10 @@ def at_vgs(emulator: Any, kind: str) -> set[str]:
         manager = emulator.bootstrap["client_id"]
         return {a["client_id"] for a in emulator.service_accounts() if a["client_id"] != manager}
     return {c["id"] for c in emulator.access_credentials()}
+
+
+def sa_args(made: Any, manager: str, hosts: str, secret: str = "vgs/rotated/app") -> list[str]:
+    return [secret, "--client-id", made.client_id, "--manager-secret-arn", manager, "--hosts", hosts]
 
 
 def moto_state() -> dict[str, Any]:
@@ -140,19 +141,6 @@ def one_error_line(result: Any) -> str:
     assert lines[0].startswith("vgs-rotate: error: "), lines
     assert "Traceback" not in result.output
     return str(lines[0])
-
-
-def register_lambda() -> str:
-    """A function moto knows, so that RotateSecret with it is accepted (moto cannot run it)."""
-    iam = boto3.client("iam")
-    role = iam.create_role(RoleName=f"rotation-{time.time_ns()}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("h.py", "def handler(event, context):\n    pass\n")
-    return str(boto3.client("lambda").create_function(
-        FunctionName=f"vgs-rotation-{time.time_ns()}", Runtime="python3.12", Role=role, Handler="h.handler",
-        Code={"ZipFile": buf.getvalue()},
-    )["FunctionArn"])  # fmt: skip
 
 
 # --------------------------------------------------------------------------- adopt, then rotate
@@ -242,15 +230,7 @@ def test_adopt_configures_rotation_and_a_publisher_destination(emulator, moto_ur
 def test_adopting_again_writes_nothing_new(emulator, moto_url, tmp_path):
     manager = manager_secret(emulator)
     made = hand_made_account(emulator)
-    args = [
-        "vgs/rotated/app",
-        "--client-id",
-        made.client_id,
-        "--manager-secret-arn",
-        manager,
-        "--hosts",
-        hosts_file(emulator, tmp_path),
-    ]
+    args = sa_args(made, manager, hosts_file(emulator, tmp_path))
     env = {"VGS_CLIENT_SECRET": made.client_secret.reveal()}
     assert adopt(*args, env=env).exit_code == 0
     before = moto_state()
@@ -291,16 +271,7 @@ def test_the_secret_comes_from_env_or_stdin_never_an_argument(emulator, moto_url
     manager = manager_secret(emulator)
     made = hand_made_account(emulator)
     secret = made.client_secret.reveal()
-    base = [
-        "vgs/rotated/app",
-        "--client-id",
-        made.client_id,
-        "--manager-secret-arn",
-        manager,
-        "--hosts",
-        hosts_file(emulator, tmp_path),
-        "--dry-run",
-    ]
+    base = [*sa_args(made, manager, hosts_file(emulator, tmp_path)), "--dry-run"]
     from_env = adopt(*base, env={"VGS_CLIENT_SECRET": secret})
     assert from_env.exit_code == 0, from_env.output
     from_other_env = adopt(*base, "--secret-env", "MY_SECRET", env={"MY_SECRET": secret})
