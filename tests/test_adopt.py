@@ -563,3 +563,16 @@ def test_each_access_credential_refusal_writes_nothing(emulator, moto_url, tmp_p
     assert says in line and "nothing written" in line, line
     assert snapshot(emulator) == before, "a refused adoption wrote something"
     assert_no_secret(result.output, made.password.reveal(), emulator.bootstrap["client_secret"])
+
+
+def test_json_output_masks_the_document(emulator, moto_url, tmp_path):
+    manager = manager_secret(emulator)
+    made = hand_made_account(emulator)
+    secret = made.client_secret.reveal()
+    result = adopt(*sa_args(made, manager, hosts_file(emulator, tmp_path)), "--json", env={"VGS_CLIENT_SECRET": secret})
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["credential"] == made.client_id and out["kind"] == "service-account" and out["dry_run"] is False
+    assert out["document"]["client_secret"] == "***" and out["secret"].startswith("arn:aws:secretsmanager:")
+    assert out["actions"][0].startswith("create secret vgs/rotated/app")
+    assert_no_secret(result.output, secret)

@@ -101,7 +101,11 @@ def _hosts(hosts_file: str | None, host: tuple[str, ...], allow_insecure_http: b
 @click.option("--organization-id", help="VGS organization (default: organization_id of the manager secret).")
 @click.option("--vault-id", help="Access credentials: the vault they belong to.")
 @click.option("--name", help="Base name of the accounts rotations create (1-11 characters; default: VGS's name).")
-@click.option("--revoke", type=click.Choice(["next-rotation", "immediate", "never"]), help="[next-rotation]")
+@click.option(
+    "--revoke",
+    type=click.Choice(["next-rotation", "immediate", "never"]),
+    help="The document's revoke policy [next-rotation].",
+)
 @click.option(
     "--hosts", "hosts_file", type=click.Path(dir_okay=False), help="JSON file with VGS URLs (the emulator's bootstrap)."
 )
@@ -112,7 +116,12 @@ def _hosts(hosts_file: str | None, host: tuple[str, ...], allow_insecure_http: b
 @click.option("--rotation-function", metavar="ARN", help="Also configure rotation with this function...")
 @click.option("--schedule", metavar="EXPR", help="...on this schedule: rate(N hours|days) or cron(0 ...), >= 4 h.")
 @click.option("--rotate-immediately", is_flag=True, help="Rotate as soon as rotation is configured.")
-@click.option("--publish-to", multiple=True, metavar="SECRET|kv:PATH", help="Token destination to set up.")
+@click.option(
+    "--publish-to",
+    multiple=True,
+    metavar="SECRET|kv:PATH",
+    help="Set up this token destination (created if missing, first token published).",
+)
 @click.option(
     "--publisher-config", type=click.Path(dir_okay=False), help="Add the publisher target to this JSON config file."
 )

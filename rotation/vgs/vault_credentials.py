@@ -95,10 +95,6 @@ class VaultCredentialsClient:
             raise BadResponse("response has no data list", operation=op)
         return [AccessCredential(**_credential(d, op)) for d in data if isinstance(d, Mapping)]
 
-    def get(self, credential_id: str) -> AccessCredential | None:
-        """One credential by id, from the listing; None when the listing does not hold it."""
-        return next((c for c in self.list() if c.id == credential_id), None)
-
     def create(self, *, annotations: Mapping[str, str] | None = None) -> CreatedAccessCredential:
         """Create a pair. At the 10-per-vault limit VGS answers 403: :class:`LimitExceeded`."""
         op = "create access credential"
