@@ -576,3 +576,47 @@ def test_json_output_masks_the_document(emulator, moto_url, tmp_path):
     assert out["document"]["client_secret"] == "***" and out["secret"].startswith("arn:aws:secretsmanager:")
     assert out["actions"][0].startswith("create secret vgs/rotated/app")
     assert_no_secret(result.output, secret)
+
+
+class RecordingStore(AwsSecretStore):
+    """moto's store, with RotateSecret recorded instead of sent: moto would run neither the
+    function nor the test step, and with RotateImmediately=true relabels AWSCURRENT onto an
+    empty version. What adopt asks of Secrets Manager is what is checked here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rotations: list[dict[str, Any]] = []
+
+    def configure_rotation(self, secret_id, *, function_arn, schedule_expression, rotate_immediately):
+        self.rotations.append(
+            {
+                "secret": secret_id,
+                "function": function_arn,
+                "schedule": schedule_expression,
+                "immediately": rotate_immediately,
+            }
+        )
+        return None
+
+
+@pytest.mark.parametrize("immediately", [False, True])
+def test_rotate_immediately_only_when_asked(emulator, moto_url, tmp_path, immediately):
+    from rotation.onboarding.adopt import Adoption
+    from rotation.onboarding.request import AdoptRequest
+
+    made = hand_made_account(emulator)
+    hosts = {k: emulator.bootstrap[k] for k in HOST_KEYS}
+    function = "arn:aws:lambda:us-east-1:123456789012:function:vgs-rotation-dev-rotation"
+    request = AdoptRequest(
+        secret_id="vgs/rotated/app", manager_secret=manager_secret(emulator), kind="service-account",
+        credential=made.client_id, secret=made.client_secret, hosts=hosts, rotation_function=function,
+        schedule="cron(0 4 ? * SUN *)", rotate_immediately=immediately,
+    )  # fmt: skip
+    store = RecordingStore()
+    with VGSHttp(timeout=5.0) as http:
+        result = Adoption(store, default_issuer_factory(), http).run(request)
+    arn = sm().describe_secret(SecretId="vgs/rotated/app")["ARN"]
+    assert store.rotations == [
+        {"secret": arn, "function": function, "schedule": "cron(0 4 ? * SUN *)", "immediately": immediately}
+    ]
+    assert ("rotate now" in result.actions[-1]) is immediately

@@ -110,6 +110,8 @@ class Adoption:
     # -- reading and refusing ---------------------------------------------------------------
 
     def run(self, req: AdoptRequest, *, dry_run: bool = False) -> AdoptResult:
+        """Check everything, then (unless ``dry_run``) write. Raises :class:`AdoptError`
+        before any write, :class:`PartialAdoption` after the first."""
         req.check()
         destinations = parse_destinations(req.publish_to)
         manager_arn, manager = self._manager(req.manager_secret)
@@ -118,52 +120,61 @@ class Adoption:
             refuse_unwritable(existing, manager_arn)
         else:
             check_new_secret_name(req.secret_id)
-        inherited = (
-            existing.inherited if existing and existing.inherited and existing.inherited.kind == req.kind else None
-        )
+        existing_arn = existing.arn if existing else None
+        held = existing.inherited if existing else None
+        inherited = held if held is not None and held.kind == req.kind else None
         hosts = self._hosts(req, inherited)
-        endpoints = endpoints_from(hosts)
-        discovery = Discovery(endpoints, manager, manager_arn, self.http)
         organization = (
             req.organization_id or manager.organization_id or (inherited.organization_id if inherited else None)
         )
-        vault_id = req.vault_id or (inherited.vault_ids[0] if inherited and inherited.vault_ids else None)
+        found = self._find(
+            req, Discovery(endpoints_from(hosts), manager, manager_arn, self.http), hosts, inherited, organization
+        )
+        if existing is not None:
+            refuse_other_credential(existing, found, req.force)
+        refuse_foreign_owner(found, existing_arn, req.force)
+        same = inherited if existing is not None and existing.held.holds(found) else None
+        doc = self._document(req, found, manager_arn, hosts, same, inherited, organization)
+        rotated = existing_arn or req.secret_id
+        prove(doc, manager, self.issuers, rotated, req.secret_subject)
+        token_secret = None
+        if destinations.secret:
+            token_secret = check_token_secret(self.store, destinations.secret, req.secret_id, existing_arn)
+        if req.publisher_config:  # refused now if the file cannot take the target
+            planned = target(rotated, token_secret.ref if token_secret else None, destinations.kv_path)
+            merged_config(req.publisher_config, planned, replaces=(req.secret_id,))
+        return self._apply(req, doc, found, existing, destinations, token_secret, dry_run=dry_run)
+
+    @staticmethod
+    def _find(
+        req: AdoptRequest,
+        discovery: Discovery,
+        hosts: Mapping[str, Any],
+        inherited: SecretDocument | None,
+        organization: str | None,
+    ) -> Found:
+        """The credential as VGS lists it, refused when the rotation could not manage it."""
         if req.kind == "service-account":
             if not organization:
                 raise AdoptError("give --organization-id (or store organization_id in the manager secret)", "invalid")
             found = discovery.service_account(req.credential, organization, req.secret, req.secret_subject)
-        else:
-            if not vault_id:
-                raise AdoptError("give --vault-id: the vault whose access credential this is", "invalid")
-            if not hosts.get("vault_api_url"):
+            if found.optional_scopes:
                 raise AdoptError(
-                    "give the vault API URL (--host vault_api_url=URL): adopt proves the password with a vault API "
-                    "call, as every rotation's testSecret does",
-                    "invalid",
+                    f"{found.ref} has optional scopes ({', '.join(found.optional_scopes)}): the rotation creates "
+                    "accounts with required scopes only, so their tokens would differ from this one's. Not supported",
+                    "conflict",
                 )
-            found = discovery.access_credential(req.credential, vault_id)
-        if existing is not None:
-            refuse_other_credential(existing, found, req.force)
-        refuse_foreign_owner(found, existing.arn if existing else None, req.force)
-        if found.optional_scopes:
+            return found
+        vault_id = req.vault_id or (inherited.vault_ids[0] if inherited and inherited.vault_ids else None)
+        if not vault_id:
+            raise AdoptError("give --vault-id: the vault whose access credential this is", "invalid")
+        if not hosts.get("vault_api_url"):
             raise AdoptError(
-                f"{found.ref} has optional scopes ({', '.join(found.optional_scopes)}): the rotation creates accounts "
-                "with required scopes only, so their tokens would differ from this one's. Not supported",
-                "conflict",
+                "give the vault API URL (--host vault_api_url=URL): adopt proves the password with a vault API "
+                "call, as every rotation's testSecret does",
+                "invalid",
             )
-        same = existing is not None and existing.held.holds(found)
-        doc = self._document(req, found, manager_arn, hosts, inherited if same else None, inherited, organization)
-        prove(doc, manager, self.issuers, existing.arn if existing else req.secret_id, req.secret_subject)
-        token_secret = (
-            check_token_secret(self.store, destinations.secret, req.secret_id, existing.arn if existing else None)
-            if destinations.secret
-            else None
-        )
-        if req.publisher_config:  # refused now if the file cannot take the target
-            rotated = existing.arn if existing else req.secret_id
-            planned = target(rotated, token_secret.ref if token_secret else None, destinations.kv_path)
-            merged_config(req.publisher_config, planned, replaces=(req.secret_id,))
-        return self._apply(req, doc, found, existing, destinations, token_secret, dry_run=dry_run)
+        return discovery.access_credential(req.credential, vault_id)
 
     def _manager(self, manager_secret: str) -> tuple[str, ManagerCredentials]:
         desc = self.store.describe(manager_secret)
@@ -259,48 +270,11 @@ class Adoption:
         dry_run: bool,
     ) -> AdoptResult:
         arn = existing.arn if existing else req.secret_id
-        holder = {"arn": arn}
+        holder = {"arn": arn}  # the secret's ARN, known once created
         steps: list[_Step] = []
         notes: list[str] = []
-        tags = {KIND_TAG: doc.kind, ROLE_TAG: ROTATED}
         key = f"KMS key {req.kms_key_id}" if req.kms_key_id else "the AWS managed key aws/secretsmanager"
-        value = doc.to_json()
-
-        if existing is None:
-
-            def create() -> None:
-                holder["arn"] = self.store.create_secret(
-                    req.secret_id, value, kms_key_id=req.kms_key_id, tags=tags,
-                    description=f"VGS {doc.kind} {doc.credential_ref}, rotated by vgs-rotation (vgs-rotate adopt)",
-                )  # fmt: skip
-
-            tag_text = ", ".join(f"{k}={v}" for k, v in tags.items())
-            steps.append(_Step(f"create secret {req.secret_id} holding the document ({key}; tags {tag_text})", create))
-            if not req.kms_key_id:
-                notes.append(
-                    "no --kms-key-id: encrypted with the AWS managed key; the SAM stack's rotation role can use only "
-                    "the stack's key (its KmsKeyArn output)"
-                )
-        else:
-            name = existing.settings.name
-            held = existing.held.document
-            if held is not None and replace(held, rotation=None).to_json() == value:
-                notes.append(f"secret {name} already holds this document: no new version")
-            else:
-                steps.append(
-                    _Step(
-                        f"write a new AWSCURRENT version of {name} holding the document (the value it holds now "
-                        "becomes AWSPREVIOUS)",
-                        lambda: self.store.put_value(holder["arn"], value),
-                    )
-                )
-            missing = {k: v for k, v in tags.items() if existing.settings.tags.get(k) != v}
-            if missing:
-                text = ", ".join(f"{k}={v}" for k, v in missing.items())
-                steps.append(_Step(f"tag {name} {text}", lambda: self.store.tag_secret(holder["arn"], missing)))
-            if req.kms_key_id and existing.settings.kms_key_id not in (req.kms_key_id, None):
-                notes.append(f"secret {name} exists: its KMS key ({existing.settings.kms_key_id}) is left as it is")
-
+        self._document_steps(req, doc, existing, key, holder, steps, notes)
         self._rotation_steps(req, existing, holder, steps, notes)
         final_target = self._publish_steps(req, destinations, token_secret, key, holder, steps)
         self._notes(req, doc, found, notes)
@@ -320,6 +294,54 @@ class Adoption:
             log.info("adopt: step done", extra={"step": step.text, "credential": found.ref})
         shown = final_target() if final_target else None
         return AdoptResult(holder["arn"], doc, found, tuple(done), tuple(notes), shown, False)
+
+    def _document_steps(
+        self,
+        req: AdoptRequest,
+        doc: SecretDocument,
+        existing: Existing | None,
+        key: str,
+        holder: dict[str, str],
+        steps: list[_Step],
+        notes: list[str],
+    ) -> None:
+        """Create the secret, or write a new version and add the tags it lacks; nothing when done."""
+        tags = {KIND_TAG: doc.kind, ROLE_TAG: ROTATED}
+        value = doc.to_json()
+        if existing is None:
+
+            def create() -> None:
+                holder["arn"] = self.store.create_secret(
+                    req.secret_id, value, kms_key_id=req.kms_key_id, tags=tags,
+                    description=f"VGS {doc.kind} {doc.credential_ref}, rotated by vgs-rotation (vgs-rotate adopt)",
+                )  # fmt: skip
+
+            tag_text = ", ".join(f"{k}={v}" for k, v in tags.items())
+            steps.append(_Step(f"create secret {req.secret_id} holding the document ({key}; tags {tag_text})", create))
+            if not req.kms_key_id:
+                notes.append(
+                    "no --kms-key-id: encrypted with the AWS managed key; the SAM stack's rotation role can use only "
+                    "the stack's key (its KmsKeyArn output)"
+                )
+            return
+        name = existing.settings.name
+        held = existing.held.document
+        if held is not None and replace(held, rotation=None).to_json() == value:
+            notes.append(f"secret {name} already holds this document: no new version")
+        else:
+            steps.append(
+                _Step(
+                    f"write a new AWSCURRENT version of {name} holding the document (the value it holds now "
+                    "becomes AWSPREVIOUS)",
+                    lambda: self.store.put_value(holder["arn"], value),
+                )
+            )
+        missing = {k: v for k, v in tags.items() if existing.settings.tags.get(k) != v}
+        if missing:
+            text = ", ".join(f"{k}={v}" for k, v in missing.items())
+            steps.append(_Step(f"tag {name} {text}", lambda: self.store.tag_secret(holder["arn"], missing)))
+        if req.kms_key_id and existing.settings.kms_key_id not in (req.kms_key_id, None):
+            notes.append(f"secret {name} exists: its KMS key ({existing.settings.kms_key_id}) is left as it is")
 
     def _rotation_steps(
         self, req: AdoptRequest, existing: Existing | None, holder: dict[str, str], steps: list[_Step], notes: list[str]
