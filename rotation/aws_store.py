@@ -4,9 +4,10 @@ environment like every AWS SDK, so the same code runs against moto's server."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from rotation.stores import SecretDescription, StoreError
+from rotation.stores import SecretDescription, SecretSettings, StoreError
 
 _RETRYABLE = {"ThrottlingException", "InternalServiceError", "ServiceUnavailable", "RequestTimeout"}
 
@@ -113,3 +114,62 @@ class AwsSecretStore:
 
     def put_value(self, secret_id: str, value: str) -> None:
         self._call("put_secret_value", SecretId=secret_id, SecretString=value)
+
+    # -- SecretAdmin: creating and configuring secrets (vgs-rotate adopt) -------------------
+
+    def settings(self, secret_id: str) -> SecretSettings | None:
+        try:
+            out = self._call("describe_secret", SecretId=secret_id)
+        except StoreError as exc:
+            if exc.code == "ResourceNotFoundException":
+                return None
+            raise
+        rules = out.get("RotationRules") or {}
+        return SecretSettings(
+            arn=out["ARN"],
+            name=out["Name"],
+            rotation_enabled=bool(out.get("RotationEnabled")),
+            versions={v: tuple(stages) for v, stages in (out.get("VersionIdsToStages") or {}).items()},
+            kms_key_id=out.get("KmsKeyId") or None,
+            tags={str(t.get("Key")): str(t.get("Value", "")) for t in out.get("Tags") or []},
+            rotation_lambda_arn=out.get("RotationLambdaARN") or None,
+            schedule_expression=rules.get("ScheduleExpression") or None,
+            scheduled_for_deletion=out.get("DeletedDate") is not None,
+        )
+
+    def create_secret(
+        self, name: str, value: str | None, *, kms_key_id: str | None, tags: Mapping[str, str], description: str
+    ) -> str:
+        kwargs: dict[str, Any] = {
+            "Name": name,
+            "Description": description,
+            "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+        }
+        if value is not None:
+            kwargs["SecretString"] = value
+        if kms_key_id:
+            kwargs["KmsKeyId"] = kms_key_id
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self.calls += 1
+        try:  # not through _call: CreateSecret names the secret with Name, not SecretId
+            out = self.client.create_secret(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise _error("create_secret", exc, name) from None
+        return str(out["ARN"])
+
+    def tag_secret(self, secret_id: str, tags: Mapping[str, str]) -> None:
+        self._call("tag_resource", SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    def configure_rotation(
+        self, secret_id: str, *, function_arn: str, schedule_expression: str, rotate_immediately: bool
+    ) -> str | None:
+        out = self._call(
+            "rotate_secret",
+            SecretId=secret_id,
+            RotationLambdaARN=function_arn,
+            RotationRules={"ScheduleExpression": schedule_expression},
+            RotateImmediately=rotate_immediately,
+        )
+        version = out.get("VersionId")
+        return str(version) if version else None
