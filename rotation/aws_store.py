@@ -74,8 +74,9 @@ class AwsSecretStore:
         out = self._call("describe_secret", SecretId=secret_id)
         versions = {v: tuple(stages) for v, stages in (out.get("VersionIdsToStages") or {}).items()}
         return SecretDescription(
-            arn=out["ARN"], name=out["Name"], rotation_enabled=bool(out.get("RotationEnabled")), versions=versions
-        )
+            arn=out["ARN"], name=out["Name"], rotation_enabled=bool(out.get("RotationEnabled")), versions=versions,
+            rotation_function=out.get("RotationLambdaARN") or None,
+        )  # fmt: skip
 
     def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
         kwargs: dict[str, Any] = {"SecretId": secret_id}

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "status": "rotation.cli.rotate_cmd:status",
     "demo": "rotation.cli.demo_cmd:demo",
     "publish": "rotation.cli.publish_cmd:publish",
+    "cleanup": "rotation.cli.cleanup_cmd:cleanup",
 }
 
 
@@ -62,6 +63,9 @@ class LazyGroup(click.Group):
 def cli(verbose: int) -> None:
     """Rotate, validate and publish VGS credentials."""
     errors.set_verbosity(verbose)
+    from rotation.cli import progress
+
+    progress.install(verbose)
     if verbose:
         import logging
 

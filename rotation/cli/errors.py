@@ -339,8 +339,14 @@ def _vgs(exc: BaseException) -> tuple[int, str] | None:
 def _rotation(exc: BaseException) -> tuple[int, str] | None:
     from rotation.core import EventError, RotationError
     from rotation.document import DocumentError
+    from rotation.driver import NotConfigured
     from rotation.issuers import CapacityError
+    from rotation.status import CannotCheck
 
+    if isinstance(exc, NotConfigured):
+        return EXIT_BAD, str(exc)
+    if isinstance(exc, CannotCheck):
+        return EXIT_UNAVAILABLE, str(exc)
     if isinstance(exc, DocumentError):
         return EXIT_BAD, f"{exc}: fix the document"
     if isinstance(exc, EventError):
