@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "demo": "rotation.cli.demo_cmd:demo",
     "publish": "rotation.cli.publish_cmd:publish",
     "cleanup": "rotation.cli.cleanup_cmd:cleanup",
+    "bootstrap-manager": "rotation.cli.provision_cmd:bootstrap_manager",
+    "local-stack": "rotation.cli.provision_cmd:local_stack",
 }
 
 
