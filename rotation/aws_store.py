@@ -4,10 +4,12 @@ environment like every AWS SDK, so the same code runs against moto's server."""
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from rotation.stores import SecretDescription, StoreError
 
+_XML_CODE = re.compile(r"<Code>([A-Za-z][A-Za-z0-9.]{0,63})</Code>")
 _RETRYABLE = {"ThrottlingException", "InternalServiceError", "ServiceUnavailable", "RequestTimeout"}
 
 
@@ -42,7 +44,13 @@ def secretsmanager_client(*, timeout: float | None = None, pool: int | None = No
 def _error(call: str, exc: Exception, resource: str | None = None) -> StoreError:
     """A :class:`StoreError` from a botocore error: the AWS error code (or, when AWS did not
     answer, botocore's exception name), the call and the secret id; never AWS's message."""
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+    error = getattr(exc, "response", {}).get("Error", {}) if hasattr(exc, "response") else {}
+    code = error.get("Code")
+    if isinstance(code, str) and code.isdigit():
+        # botocore could not parse the body (an XML error to a JSON API, from a proxy or an
+        # emulator) and fell back to the HTTP status: take the error code from the body.
+        found = _XML_CODE.search(str(error.get("Message") or ""))
+        code = found.group(1) if found else code
     text = f"Secrets Manager {call} failed" + (f" ({code})" if code else f" ({type(exc).__name__})")
     endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") if not code else None
     return StoreError(

@@ -132,6 +132,7 @@ def inspect(store: SecretStore, issuers: IssuerFactory | None, secret_id: str) -
                 entry.kind, entry.credential = doc.kind, doc.credential_ref
             except DocumentError as exc:
                 entry.problem = str(exc)
+                unread.append(version_id)  # it holds a credential we cannot name
         status.versions.append(entry)
     current = desc.version_with(CURRENT)
     pending = desc.version_with(PENDING)
@@ -150,14 +151,18 @@ def inspect(store: SecretStore, issuers: IssuerFactory | None, secret_id: str) -
         finally:
             issuer.close()
     except _CANNOT_SEE as exc:
-        status.errors.append(f"VGS not checked: {exc}")
+        who = exc.subject if isinstance(exc, errors.VGSError) else None
+        status.errors.append(f"VGS not checked: {exc}" + (f", using {who}" if who else ""))
         return status
     status.vgs_checked = True
     for entry in status.versions:
         if entry.credential:
             entry.at_vgs = "present" if entry.credential in present else "absent"
     if unread:
-        status.errors.append("orphans not known: a version's value could not be read, so what it uses is unknown")
+        status.errors.append(
+            f"orphans not known: what version(s) {', '.join(unread)} use cannot be read (see above), so any "
+            "credential made for this secret may be theirs"
+        )
         return status
     used = {e.credential for e in status.versions if e.credential}
     unused = sorted({o.ref for o in owned} - used)

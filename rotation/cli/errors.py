@@ -73,7 +73,14 @@ _VAULT_DEFAULT_ADDR = "http://127.0.0.1:8200"
 
 # AWS error codes (or botocore exception names when AWS did not answer), by class.
 _AWS_NOT_FOUND = {"ResourceNotFoundException"}
-_AWS_DENIED = {"AccessDeniedException", "AccessDenied", "DecryptionFailure", "EncryptionFailure", "KMSAccessDenied"}
+_AWS_DENIED = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "DecryptionFailure",
+    "EncryptionFailure",
+    "KMSAccessDenied",
+    "KMSAccessDeniedException",
+}
 _AWS_BAD_CREDENTIALS = {
     "UnrecognizedClientException",
     "InvalidSignatureException",
@@ -255,6 +262,15 @@ def _aws(code: str, call: str, resource: str | None, endpoint: str | None, text:
         return EXIT_UNAVAILABLE, f"cannot reach Secrets Manager{' at ' + at if at else ''} ({code}): {hint}"
     if code in _AWS_THROTTLED:
         return EXIT_UNAVAILABLE, (f"Secrets Manager is throttling or unavailable ({code}) after retries: retry later")
+    if code.isdigit():  # only the HTTP status is known
+        status = int(code)
+        if status in (401, 403):
+            return EXIT_REFUSED, (
+                f"AWS refused {call or 'the call'} on {what} (HTTP {status}): the credentials are invalid or lack "
+                "permission; check AWS_ACCESS_KEY_ID / AWS_PROFILE and the IAM policy"
+            )
+        if status == 429 or status >= 500:
+            return EXIT_UNAVAILABLE, f"Secrets Manager failed {call or 'the call'} (HTTP {status}): retry later"
     if code in _AWS_USAGE:
         return EXIT_USAGE, f"AWS refused the parameters of {call or 'a call'} for {what} ({code}): check the secret id"
     if code == "InvalidRequestException" and call == "rotate_secret":
