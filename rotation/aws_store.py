@@ -31,8 +31,10 @@ def secretsmanager_client(*, timeout: float | None = None, pool: int | None = No
     )
     from botocore.exceptions import BotoCoreError
 
+    # boto3 reads AWS_DEFAULT_REGION only; AWS_REGION is what Lambda and the other SDKs set.
+    region = None if os.environ.get("AWS_DEFAULT_REGION") else os.environ.get("AWS_REGION") or None
     try:
-        return boto3.client("secretsmanager", config=config)
+        return boto3.client("secretsmanager", config=config, region_name=region)
     except BotoCoreError as exc:  # no region, bad profile: one clear line, not a traceback
         raise StoreError(
             f"Secrets Manager client cannot be created ({type(exc).__name__}: {exc})",

@@ -18,10 +18,11 @@ code  name         classes
                    <manager_secret_arn>"), Vault 403 / no ``VAULT_TOKEN``
 4     UNAVAILABLE  could not reach or could not check: AWS endpoint unreachable or throttled,
                    VGS unreachable / 5xx / rate limited, Vault unreachable or sealed, a check
-                   that could not see (``status``)
+                   that could not see (``status``; ``cleanup`` refusing because it could not)
 5     BAD          bad response or configuration: bad secret document, bad rotation event, bad
                    config file, no AWS region, no ``VAULT_ADDR`` when nothing answers at the
-                   default, a VGS answer that is not what VGS sends, ``http://`` off loopback
+                   default, a VGS answer that is not what VGS sends, ``http://`` off loopback,
+                   a secret not set up for rotation (``rotate``), a missing optional package
 130   INTERRUPTED  Ctrl-C
 ====  ===========  =============================================================================
 
@@ -225,7 +226,7 @@ def _store(exc: BaseException) -> tuple[int, str] | None:
 
 
 def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or ""
 
 
 def _aws(code: str, call: str, resource: str | None, endpoint: str | None, text: str) -> tuple[int, str]:
@@ -252,7 +253,7 @@ def _aws(code: str, call: str, resource: str | None, endpoint: str | None, text:
             "or run with an IAM role"
         )
     if code in _AWS_NO_REGION:
-        return EXIT_BAD, f"no AWS region ({code}): set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)"
+        return EXIT_BAD, f"no AWS region ({code}): set AWS_DEFAULT_REGION (or AWS_REGION, or a profile's region)"
     if code in _AWS_CONFIG:
         return EXIT_BAD, f"AWS configuration problem ({code}): check AWS_PROFILE and ~/.aws/config"
     if code in _AWS_UNREACHABLE:
