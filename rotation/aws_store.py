@@ -7,6 +7,7 @@ import os
 import re
 from typing import Any
 
+from rotation.aws_retries import watch
 from rotation.stores import SecretDescription, StoreError
 
 _XML_CODE = re.compile(r"<Code>([A-Za-z][A-Za-z0-9.]{0,63})</Code>")
@@ -22,11 +23,12 @@ def secretsmanager_client(*, timeout: float | None = None, pool: int | None = No
     seconds = timeout if timeout is not None else float(os.environ.get("VGS_AWS_TIMEOUT_SECONDS", "5"))
     # AWS_MAX_ATTEMPTS is the SDKs' standard knob; botocore lets an explicit Config win over
     # it, so it is read here (the CLI's tests use it to make unreachable endpoints answer fast).
-    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 4)
+    # AWS_MAX_ATTEMPTS counts every attempt, the first included (botocore's total_max_attempts).
+    attempts = max(1, int(os.environ.get("AWS_MAX_ATTEMPTS") or 5))
     config = Config(
         connect_timeout=seconds,
         read_timeout=seconds,
-        retries={"max_attempts": max(1, attempts), "mode": "standard"},
+        retries={"total_max_attempts": attempts, "mode": "standard"},
         max_pool_connections=max(10, pool or 0),
     )
     from botocore.exceptions import BotoCoreError
@@ -34,7 +36,9 @@ def secretsmanager_client(*, timeout: float | None = None, pool: int | None = No
     # boto3 reads AWS_DEFAULT_REGION only; AWS_REGION is what Lambda and the other SDKs set.
     region = None if os.environ.get("AWS_DEFAULT_REGION") else os.environ.get("AWS_REGION") or None
     try:
-        return boto3.client("secretsmanager", config=config, region_name=region)
+        client = boto3.client("secretsmanager", config=config, region_name=region)
+        watch(client, attempts)  # each retry: one record on rotation.aws (the CLI shows it)
+        return client
     except BotoCoreError as exc:  # no region, bad profile: one clear line, not a traceback
         raise StoreError(
             f"Secrets Manager client cannot be created ({type(exc).__name__}: {exc})",

@@ -233,3 +233,19 @@ def test_verbose_shows_log_records_instead_of_progress_lines(emulator, moto_url)
 def test_a_bad_attempts_setting_is_one_line(moto_url, value):
     proc = cli("status", "anything", env={"VGS_MAX_ATTEMPTS": value})
     assert proc.returncode == 5 and "VGS_MAX_ATTEMPTS" in _one_error_line(proc)
+
+
+def test_aws_retries_show_one_progress_line_each(moto_url):
+    from tests.bao_server import free_port
+
+    proc = cli(
+        "status", "vgs/app", env={"AWS_MAX_ATTEMPTS": "3", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    )
+    assert proc.returncode == 4
+    *progress, last = proc.stderr.splitlines()
+    assert progress == [
+        f"vgs-rotate: Secrets Manager DescribeSecret failed (EndpointConnectionError); attempt {n} of 3 failed, "
+        f"retrying in {line.rsplit(' ', 2)[-2]} s"
+        for n, line in enumerate(progress, start=1)
+    ]
+    assert len(progress) == 2 and last.startswith("vgs-rotate: error: cannot reach Secrets Manager")

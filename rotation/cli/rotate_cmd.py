@@ -93,6 +93,7 @@ def rotate(
     if not rotate_immediately:
         click.echo("testSecret only (RotateImmediately=false): see the rotation function's logs for the result")
         return
+    click.echo(f"following it: up to {timeout:.0f} s, until the version holds AWSCURRENT (then checked)")
     result = follow(
         store, secret_id, version, before=before, previous_current=previous_current, timeout=timeout, interval=interval
     )
