@@ -96,6 +96,9 @@ def test_status_fails_on_an_orphan_and_cleanup_deletes_it(emulator, moto_url):
 
     declined = cli("cleanup", world.secret_arn, stdin="n\n")
     assert declined.returncode == 1 and orphan in declined.stdout
+    prompt, line = declined.stderr.splitlines()
+    assert prompt.startswith("Delete them at VGS? [y/N]") and line.startswith("vgs-rotate: error: nothing deleted")
+    assert cli("cleanup", world.secret_arn, stdin="").returncode == 1  # no answer is a no
     assert orphan in _at_vgs(emulator)  # nothing deleted without a yes
 
     before = _stages(world.secret_arn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail
@@ -34,10 +36,22 @@ def cleanup(secret_id: str, yes: bool, http_timeout: float) -> None:
     click.echo(f"{info.name}: {len(info.orphans)} credential(s) at VGS were made for this secret and no version uses:")
     for ref in info.orphans:
         click.echo(f"  {ref}")
-    if not yes and not click.confirm("Delete them at VGS?", default=False, err=True):
-        fail("nothing deleted (not confirmed)", EXIT_FAILED)
+    if not yes and not _confirmed("Delete them at VGS?"):
+        fail("nothing deleted (not confirmed; --yes deletes without asking)", EXIT_FAILED)
     lines = do_cleanup(store, issuers, secret_id, info.orphans)
     for line in lines:
         click.echo(line)
     deleted = sum(1 for line in lines if line.startswith("deleted"))
     click.echo(f"{info.name}: deleted {deleted} of {len(info.orphans)} orphaned credential(s)")
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on stderr; no answer (end of input) is a no. The answer ends the prompt's line
+    even when it came from a pipe, so that an error line after it stands alone."""
+    try:
+        answer = click.confirm(question, default=False, err=True)
+    except click.Abort:
+        answer = False
+    if not sys.stdin.isatty():
+        click.echo("", err=True)
+    return answer
