@@ -50,6 +50,7 @@ class SecretDescription:
     name: str
     rotation_enabled: bool
     versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # version id -> stages
+    rotation_function: str | None = None  # RotationLambdaARN, when the store knows it
 
     def version_with(self, stage: str) -> str | None:
         return next((v for v, stages in self.versions.items() if stage in stages), None)
