@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rotation.stores import SecretDescription, StoreError
+from rotation.stores import SecretDescription, SecretVersion, StoreError
 
 _RETRYABLE = {"ThrottlingException", "InternalServiceError", "ServiceUnavailable", "RequestTimeout"}
 
@@ -60,6 +60,12 @@ class AwsSecretStore:
         )
 
     def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
+        found = self.get_version(secret_id, version_id=version_id, stage=stage)
+        return None if found is None else found.value
+
+    def get_version(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> SecretVersion | None:
         kwargs: dict[str, Any] = {"SecretId": secret_id}
         if version_id:
             kwargs["VersionId"] = version_id
@@ -72,7 +78,9 @@ class AwsSecretStore:
                 return None
             raise
         value = out.get("SecretString")
-        return value if isinstance(value, str) else None
+        if not isinstance(value, str):
+            return None
+        return SecretVersion(version_id=str(out.get("VersionId") or version_id or ""), value=value)
 
     def put_pending(self, secret_id: str, version_id: str, value: str, *, rotation_token: str | None = None) -> None:
         kwargs: dict[str, Any] = {

@@ -38,6 +38,14 @@ class SecretDescription:
         return self.versions.get(version_id, ())
 
 
+@dataclass(frozen=True)
+class SecretVersion:
+    """One version's string value and its id (what caches key on: a version's value never changes)."""
+
+    version_id: str
+    value: str = field(repr=False)
+
+
 class SecretStore(Protocol):
     def describe(self, secret_id: str) -> SecretDescription:
         """The secret's ARN, whether rotation is enabled, and its versions with their stages."""
@@ -45,6 +53,12 @@ class SecretStore(Protocol):
 
     def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
         """The string value of one version (by id and/or stage); None when it has none."""
+        ...
+
+    def get_version(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> SecretVersion | None:
+        """Like :meth:`get_value`, with the version's id (one read all the same)."""
         ...
 
     def put_pending(self, secret_id: str, version_id: str, value: str, *, rotation_token: str | None = None) -> None:
