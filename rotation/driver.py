@@ -51,14 +51,15 @@ def follow(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> FollowResult:
-    """Poll the secret until ``version_id`` is AWSCURRENT with no AWSPENDING left
-    (success), the version disappears or loses AWSPENDING without becoming current
-    (failure), or ``timeout`` passes (failure: the rotation is stuck or still retrying)."""
+    """Poll the secret until ``version_id`` is AWSCURRENT (success; AWSPENDING may stay on
+    it, which AWS documents as a completed rotation), the version disappears or loses
+    AWSPENDING without becoming current (failure), or ``timeout`` passes (failure: the
+    rotation is stuck or still retrying)."""
     deadline = clock() + timeout
     while True:
         desc = store.describe(secret_id)
         stages = desc.stages_of(version_id)
-        if CURRENT in stages and PENDING not in stages:
+        if CURRENT in stages:
             return FollowResult(True, version_id, "new version is AWSCURRENT")
         if version_id in desc.versions and not stages and desc.version_with(PENDING) not in (None, version_id):
             return FollowResult(False, version_id, "another rotation took over AWSPENDING")
