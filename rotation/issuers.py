@@ -84,7 +84,9 @@ class _NoManager(httpx.Auth):
         yield request  # pragma: no cover
 
 
-def manager_auth(tokens: TokenClient, manager: ManagerCredentials | None, cache: TokenCache | None) -> httpx.Auth:
+def manager_auth(
+    tokens: TokenClient, manager: ManagerCredentials | None, cache: TokenCache | None, min_life: float = 0.0
+) -> httpx.Auth:
     """The manager's bearer token: from ``cache`` when the credentials' version is known
     (a warm Lambda reuses it across steps and invocations), else minted for this issuer."""
     if manager is None:
@@ -92,7 +94,7 @@ def manager_auth(tokens: TokenClient, manager: ManagerCredentials | None, cache:
     credentials = ClientCredentials(manager.client_id, manager.client_secret)
     if cache is None or manager.version is None:
         return CachedTokenAuth(tokens, credentials)
-    return cache.auth(tokens, credentials, version=manager.version)
+    return cache.auth(tokens, credentials, version=manager.version, min_life=min_life)
 
 
 class _Base:
@@ -103,12 +105,13 @@ class _Base:
         secret_arn: str,
         http: VGSHttp,
         tokens: TokenCache | None = None,
+        token_min_life: float = 0.0,
     ) -> None:
         self.doc = doc
         self.http = http
         self.tag = secret_tag(secret_arn)
         self.tokens = TokenClient(doc.hosts.token_url, http=http, allow_insecure_http=doc.hosts.allow_insecure_http)
-        self.manager_auth = manager_auth(self.tokens, manager, tokens)
+        self.manager_auth = manager_auth(self.tokens, manager, tokens, token_min_life)
         self.manager_id = manager.client_id if manager else None
 
     def annotations(self, rotation: RotationMetadata) -> dict[str, str]:
@@ -126,8 +129,9 @@ class ServiceAccountIssuer(_Base):
         secret_arn: str,
         http: VGSHttp,
         tokens: TokenCache | None = None,
+        token_min_life: float = 0.0,
     ) -> None:
-        super().__init__(doc, manager, secret_arn, http, tokens)
+        super().__init__(doc, manager, secret_arn, http, tokens, token_min_life)
         assert doc.organization_id is not None
         self.accounts = AccountsClient(
             doc.hosts.accounts_url, doc.organization_id, auth=self.manager_auth, http=http,
@@ -203,8 +207,9 @@ class AccessCredentialIssuer(_Base):
         secret_arn: str,
         http: VGSHttp,
         tokens: TokenCache | None = None,
+        token_min_life: float = 0.0,
     ) -> None:
-        super().__init__(doc, manager, secret_arn, http, tokens)
+        super().__init__(doc, manager, secret_arn, http, tokens, token_min_life)
         self.vault = VaultCredentialsClient(
             doc.hosts.vault_management_url, doc.vault_id, auth=self.manager_auth, http=http,
             allow_insecure_http=doc.hosts.allow_insecure_http,
@@ -261,17 +266,19 @@ def default_issuer_factory(
     http_timeout: float = 10.0,
     http_factory: Callable[[], VGSHttp] | None = None,
     tokens: TokenCache | None = None,
+    token_min_life: float = 0.0,
 ) -> IssuerFactory:
     """Issuers over real HTTP. ``http_factory`` lets tests inject virtual-time retries.
 
     ``tokens`` keeps the manager's token between issuers (steps); the Lambda passes one that
-    lives as long as its container. Default: one cache for the issuers of this factory."""
+    lives as long as its container, and ``token_min_life`` = the time its invocation has
+    left, so that a reused token outlives the step. Default: one cache for this factory."""
     cache = tokens if tokens is not None else TokenCache()
 
     def make(doc: SecretDocument, manager: ManagerCredentials | None, secret_arn: str) -> Issuer:
         http = http_factory() if http_factory else VGSHttp(timeout=http_timeout)
         if doc.kind == "service-account":
-            return ServiceAccountIssuer(doc, manager, secret_arn, http, cache)
-        return AccessCredentialIssuer(doc, manager, secret_arn, http, cache)
+            return ServiceAccountIssuer(doc, manager, secret_arn, http, cache, token_min_life)
+        return AccessCredentialIssuer(doc, manager, secret_arn, http, cache, token_min_life)
 
     return make

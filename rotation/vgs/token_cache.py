@@ -124,9 +124,11 @@ class TokenCache:
         *,
         version: str,
         scope: str | Sequence[str] | None = None,
+        min_life: float = 0.0,
     ) -> CachedAuth:
-        """An ``httpx.Auth`` sending the cached bearer token of these credentials."""
-        return CachedAuth(self, tokens, credentials, version=version, scope=scope)
+        """An ``httpx.Auth`` sending the cached bearer token of these credentials (with more
+        than ``margin + min_life`` seconds left: a Lambda passes the time its invocation has)."""
+        return CachedAuth(self, tokens, credentials, version=version, scope=scope, min_life=min_life)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -174,19 +176,23 @@ class CachedAuth(httpx.Auth):
         *,
         version: str,
         scope: str | Sequence[str] | None = None,
+        min_life: float = 0.0,
     ) -> None:
         self.cache = cache
         self.tokens = tokens
         self.credentials = credentials
         self.version = version
         self.scope = scope
+        self.min_life = min_life
         self.key = cache.key(tokens, credentials, version=version, scope=scope)
 
     def __repr__(self) -> str:
         return f"CachedAuth(client_id={self.credentials.client_id!r})"
 
     def token(self) -> AccessToken:
-        return self.cache.token(self.tokens, self.credentials, version=self.version, scope=self.scope)
+        return self.cache.token(
+            self.tokens, self.credentials, version=self.version, scope=self.scope, min_life=self.min_life
+        )
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         used = self.token()
