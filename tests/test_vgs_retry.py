@@ -93,7 +93,7 @@ def test_each_retry_logs_one_warning_saying_what_the_wait_and_the_attempt(caplog
         "mint token failed (RateLimited, HTTP 429); retrying in 7.0 s (attempt 2 of 4)",
         "mint token failed (Unavailable, HTTP 503); retrying in 0.5 s (attempt 3 of 4)",
     ]
-    assert warnings[0].wait_seconds == 7 and warnings[0].max_attempts == 4  # type: ignore[attr-defined]
+    assert warnings[0].wait_seconds == 7 and warnings[0].max_attempts == 4
     text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert SECRET not in text
 
