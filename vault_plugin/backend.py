@@ -7,6 +7,7 @@ Every VGS HTTP call goes through :mod:`rotation.vgs` and runs in a worker thread
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import re
@@ -18,11 +19,13 @@ from typing import Any, TypeVar
 
 from rotation.vgs import (
     AccountsClient,
+    CachedAuth,
     CachedTokenAuth,
     ClientCredentials,
     CreatedServiceAccount,
     RetryPolicy,
     Secret,
+    TokenCache,
     TokenClient,
     VGSHttp,
     errors,
@@ -111,13 +114,22 @@ class EngineConfig:
 
 
 class VGSClients:
-    """The rotation.vgs clients for one engine configuration (blocking; call from threads)."""
+    """The rotation.vgs clients for one engine configuration (blocking; call from threads).
 
-    def __init__(self, config: EngineConfig, http: VGSHttp) -> None:
+    With ``cache`` the manager's token outlives these clients (rebuilt whenever the config is
+    re-read), keyed by a fingerprint of the stored credentials: new credentials, new token."""
+
+    def __init__(self, config: EngineConfig, http: VGSHttp, cache: TokenCache | None = None) -> None:
         self.config = config
         insecure = config.allow_insecure_http
         self.tokens = TokenClient(config.token_url, http=http, allow_insecure_http=insecure)
-        self.manager = CachedTokenAuth(self.tokens, config.credentials)
+        self.manager: CachedTokenAuth | CachedAuth = CachedTokenAuth(self.tokens, config.credentials)
+        if cache is not None:
+            version = (
+                "vault-config:"
+                + hashlib.sha256(f"{config.client_id}\0{config.client_secret.reveal()}".encode()).hexdigest()[:32]
+            )
+            self.manager = cache.auth(self.tokens, config.credentials, version=version)
         self.accounts = AccountsClient(
             config.accounts_url, config.organization_id, auth=self.manager, http=http, allow_insecure_http=insecure
         )
@@ -142,6 +154,7 @@ class VGSBackend(LogicalBackend):
         self.mount_id = ""
         self.http = VGSHttp(timeout=10.0, retry=RetryPolicy(max_attempts=3, max_total=20))
         self._clients: VGSClients | None = None
+        self.manager_tokens = TokenCache()  # the manager's token, across client rebuilds
         self._locks: dict[str, asyncio.Lock] = {}
         self.in_flight: set[str] = set()
         self.test_hooks = os.environ.get("VGS_PLUGIN_TEST_HOOKS") == "1"
@@ -197,7 +210,7 @@ class VGSBackend(LogicalBackend):
         if config is None:
             raise LogicalError("the engine is not configured: write its credentials to config first")
         if self._clients is None or self._clients.config != config:
-            self._clients = VGSClients(config, self.http)
+            self._clients = VGSClients(config, self.http, self.manager_tokens)
         return self._clients
 
     def annotations(self, kind: str, role: str, **extra: str) -> dict[str, str]:
