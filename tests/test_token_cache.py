@@ -185,3 +185,48 @@ def test_test_secret_needs_no_manager(emulator, moto_url):
     world.run(token, ("testSecret",))
     assert emulator.request_counts.get("token", 0) - before == 1  # the pending credential's
     assert [c for c in world.budget.log if c.startswith("aws:")] == ["aws:describe_secret", "aws:get_secret_value"]
+
+
+# -- in the Vault engine: the manager's token survives the clients' rebuilds -----------------
+
+
+def test_the_vault_engine_reuses_the_manager_token_across_client_rebuilds(emulator):
+    import asyncio
+
+    from vault_plugin.backend import VGSBackend
+    from vault_plugin.storage import MemoryStorage
+
+    boot = emulator.bootstrap
+    config = {
+        "client_id": boot["client_id"], "client_secret": boot["client_secret"],
+        "organization_id": boot["organization_id"], "token_url": boot["token_url"],
+        "accounts_url": boot["accounts_url"], "vault_management_url": boot["vault_management_url"],
+        "allow_insecure_http": True,
+    }  # fmt: skip
+
+    async def scenario() -> list[int]:
+        backend = VGSBackend()
+        storage = MemoryStorage()
+        await backend.setup(storage, None, {}, "mount-1")  # type: ignore[arg-type]
+        await storage.put("config", config)
+        mints = []
+        for _ in range(3):  # the config is re-read (an invalidation, a replication event): new clients
+            clients = await backend.clients()
+            await asyncio.to_thread(clients.accounts.list)
+            mints.append(emulator.request_counts["token"])
+            backend.invalidate("config")
+        # new manager credentials (rotate-root): a new token, never the old one
+        made = await asyncio.to_thread((await backend.clients()).accounts.create, name="mgr2",
+                                       scopes=["service-accounts:write"])  # fmt: skip
+        await storage.put("config", {**config, "client_id": made.client_id,
+                                     "client_secret": made.client_secret.reveal()})  # fmt: skip
+        backend.invalidate("config")
+        clients = await backend.clients()
+        await asyncio.to_thread(clients.accounts.list)
+        mints.append(emulator.request_counts["token"])
+        await backend.cleanup()
+        return mints
+
+    first, second, third, rotated = asyncio.run(scenario())
+    assert first == second == third  # one mint for the three client sets
+    assert rotated == third + 1
