@@ -234,7 +234,9 @@ class VGSHttp:
             timeout=timeout,
             verify=ssl_context(verify),
             headers={"User-Agent": f"vgs-rotation/{__version__}"},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            # as many kept alive as may be in use: the publisher runs up to 64 requests at once,
+            # and a connection closed after each request costs a handshake and CPU on the next
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
         )
         self.request_count = 0
 

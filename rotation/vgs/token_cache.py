@@ -17,8 +17,7 @@ What makes reuse safe:
   the request once (the account may have been rotated or the token revoked).
 
 Thread-safe and single-flight per key: concurrent callers of one key wait for one mint;
-different keys mint concurrently. Bounded: expired entries are pruned and at most
-``max_entries`` are kept (the oldest to expire goes first).
+different keys mint concurrently. Bounded: past ``max_entries`` the oldest minted goes.
 """
 
 from __future__ import annotations
@@ -101,6 +100,7 @@ class TokenCache:
             minted = tokens.mint(credentials, scope=scope)
             with self._lock:
                 self.mints += 1
+                self._tokens.pop(key, None)  # re-inserted last: the newest
                 self._tokens[key] = minted
                 self._prune()
             return minted
@@ -150,13 +150,10 @@ class TokenCache:
             return None
 
     def _prune(self) -> None:
-        """Called with ``_lock`` held: drop what expired, then the soonest to expire beyond the bound."""
-        now = self.clock()
-        for key in [k for k, t in self._tokens.items() if t.remaining(now) <= self.margin]:
-            del self._tokens[key]
+        """Called with ``_lock`` held: past the bound, drop the oldest minted (a dict keeps
+        insertion order; a re-mint re-inserts). Expired tokens go when next asked for."""
         while len(self._tokens) > self.max_entries:
-            soonest = min(self._tokens, key=lambda k: self._tokens[k].expires_at)
-            del self._tokens[soonest]
+            del self._tokens[next(iter(self._tokens))]
         if len(self._key_locks) > 2 * self.max_entries:
             for key in [k for k, lock in self._key_locks.items() if k not in self._tokens and not lock.locked()]:
                 del self._key_locks[key]
