@@ -382,7 +382,7 @@ class Publisher:
         self.clock = clock
         self._token_client = token_client
         self._clients = TokenClients(self.http, clock=clock)
-        self.tokens = tokens if tokens is not None else TokenCache(clock=clock)
+        self.tokens = tokens if tokens is not None else TokenCache(clock=clock, max_entries=MAX_TARGETS)
 
     # -- one target
 
