@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import functools
+import http.cookiejar
 import logging
 import random
 import re
@@ -217,6 +218,17 @@ def ssl_context(verify: bool | str = True) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=verify if isinstance(verify, str) else certifi.where())
 
 
+class _NoCookies(http.cookiejar.CookieJar):
+    """VGS's APIs use no cookies, and one client serves many credentials: keep none (no
+    state carried from one credential's calls to another's, no cookie parsing per response)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
 class VGSHttp:
     """Shared HTTP client for every VGS call: one connection pool, one retry policy."""
 
@@ -237,6 +249,7 @@ class VGSHttp:
             # as many kept alive as may be in use: the publisher runs up to 64 requests at once,
             # and a connection closed after each request costs a handshake and CPU on the next
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            cookies=_NoCookies(),
         )
         self.request_count = 0
 
