@@ -98,6 +98,8 @@ def manager_auth(
 
 
 class _Base:
+    """What both kinds share; a subclass makes its management client in :meth:`_connect`."""
+
     def __init__(
         self,
         doc: SecretDocument,
@@ -113,6 +115,10 @@ class _Base:
         self.tokens = TokenClient(doc.hosts.token_url, http=http, allow_insecure_http=doc.hosts.allow_insecure_http)
         self.manager_auth = manager_auth(self.tokens, manager, tokens, token_min_life)
         self.manager_id = manager.client_id if manager else None
+        self._connect()
+
+    def _connect(self) -> None:
+        raise NotImplementedError
 
     def annotations(self, rotation: RotationMetadata) -> dict[str, str]:
         return {SECRET_ANNOTATION: self.tag, VERSION_ANNOTATION: rotation.version_id}
@@ -122,19 +128,11 @@ class _Base:
 
 
 class ServiceAccountIssuer(_Base):
-    def __init__(
-        self,
-        doc: SecretDocument,
-        manager: ManagerCredentials | None,
-        secret_arn: str,
-        http: VGSHttp,
-        tokens: TokenCache | None = None,
-        token_min_life: float = 0.0,
-    ) -> None:
-        super().__init__(doc, manager, secret_arn, http, tokens, token_min_life)
+    def _connect(self) -> None:
+        doc = self.doc
         assert doc.organization_id is not None
         self.accounts = AccountsClient(
-            doc.hosts.accounts_url, doc.organization_id, auth=self.manager_auth, http=http,
+            doc.hosts.accounts_url, doc.organization_id, auth=self.manager_auth, http=self.http,
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 
@@ -200,18 +198,10 @@ class ServiceAccountIssuer(_Base):
 
 
 class AccessCredentialIssuer(_Base):
-    def __init__(
-        self,
-        doc: SecretDocument,
-        manager: ManagerCredentials | None,
-        secret_arn: str,
-        http: VGSHttp,
-        tokens: TokenCache | None = None,
-        token_min_life: float = 0.0,
-    ) -> None:
-        super().__init__(doc, manager, secret_arn, http, tokens, token_min_life)
+    def _connect(self) -> None:
+        doc = self.doc
         self.vault = VaultCredentialsClient(
-            doc.hosts.vault_management_url, doc.vault_id, auth=self.manager_auth, http=http,
+            doc.hosts.vault_management_url, doc.vault_id, auth=self.manager_auth, http=self.http,
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 

@@ -187,30 +187,6 @@ def tokens_published(secrets: FakeSecrets) -> list[str]:
     return out
 
 
-def test_concurrency_is_bounded_and_used():
-    pub, secrets, _kv, tokens, _clock = world(concurrency=3)
-    gate = threading.Barrier(3, timeout=10)  # passes only when 3 mints are in flight together
-    inflight = 0
-    peak = 0
-    lock = threading.Lock()
-
-    def on_mint(_creds):
-        nonlocal inflight, peak
-        with lock:
-            inflight += 1
-            peak = max(peak, inflight)
-        try:
-            gate.wait()
-        finally:
-            with lock:
-                inflight -= 1
-
-    tokens.on_mint = on_mint
-    result = pub.run(_fleet(secrets, 9))
-    assert result.ok, result.as_dict()
-    assert peak == 3
-
-
 def _fleet(secrets: FakeSecrets, n: int) -> list[PublishTarget]:
     """``n`` targets, each with its own credential (a fleet: no two share a token)."""
     for i in range(n):
@@ -218,8 +194,8 @@ def _fleet(secrets: FakeSecrets, n: int) -> list[PublishTarget]:
     return [PublishTarget(credential_secret_id=f"cred-{i}", token_secret_id=f"tok-{i}") for i in range(n)]
 
 
-@pytest.mark.parametrize("bound", [1, 4, 16, 32])
-def test_exactly_the_bound_in_flight(bound):
+@pytest.mark.parametrize("bound", [1, 3, 16, 32])
+def test_concurrency_is_bounded_and_used(bound):
     """A fleet of 10 x ``concurrency`` targets runs in rounds of exactly ``concurrency``
     token requests in flight together (a barrier of that size lets each round through), and
     never one more."""
