@@ -358,22 +358,22 @@ class Rotation:
 
     def _document(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> SecretDocument:
         raw = self.store.get_value(secret_id, version_id=version_id, stage=stage)
-        return self._parse(raw, stage or "the version")
+        return self._parse(secret_id, raw, stage or "the version")
 
     def _versioned_document(self, secret_id: str, *, stage: str) -> tuple[str, SecretDocument]:
         """The document at ``stage`` and the id of the version it was read from."""
         found = self.store.get_version(secret_id, stage=stage)
-        return (found.version_id if found else ""), self._parse(found.value if found else None, stage)
+        return (found.version_id if found else ""), self._parse(secret_id, found.value if found else None, stage)
 
     @staticmethod
-    def _parse(raw: str | None, what: str) -> SecretDocument:
+    def _parse(secret_id: str, raw: str | None, what: str) -> SecretDocument:
         if raw is None:
-            raise RotationError(f"secret has no value at {what}")
+            raise RotationError(f"secret {secret_id} has no value at {what}")
         try:
             return parse_document(raw)
         except DocumentError as exc:
             raise DocumentError(
-                exc.field, str(exc).split(f"'{exc.field}' ", 1)[-1], document=f"secret document ({what})"
+                exc.field, str(exc).split(f"'{exc.field}' ", 1)[-1], document=f"secret document of {secret_id} ({what})"
             ) from None
 
     def _previous(
@@ -418,7 +418,10 @@ class Rotation:
         the manager's token for that version only (``rotation.vgs.TokenCache``)."""
         found = self.store.get_version(doc.manager_secret_arn, stage=CURRENT)
         if found is None:
-            raise RotationError("the manager secret (manager_secret_arn) has no AWSCURRENT value")
+            raise RotationError(
+                f"the manager secret {doc.manager_secret_arn} (manager_secret_arn) has no AWSCURRENT value: "
+                "store the manager credential there"
+            )
         version = f"{doc.manager_secret_arn}@{found.version_id}" if found.version_id else None
         return parse_manager(found.value, version=version)
 

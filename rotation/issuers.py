@@ -8,11 +8,12 @@ made it, so a retried or crashed rotation can find, and clean up, what it made.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -97,6 +98,20 @@ def manager_auth(
     return cache.auth(tokens, credentials, version=manager.version, min_life=min_life)
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _with_manager(method: _F) -> _F:
+    """Calls made with the manager's token: a refusal names the manager's secret."""
+
+    @functools.wraps(method)
+    def wrapper(self: _Base, *args: Any, **kwargs: Any) -> Any:
+        with errors.concerning(f"the manager credential in {self.doc.manager_secret_arn}"):
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class _Base:
     """What both kinds share; a subclass makes its management client in :meth:`_connect`."""
 
@@ -136,6 +151,7 @@ class ServiceAccountIssuer(_Base):
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 
+    @_with_manager
     def inventory(self) -> tuple[list[Owned], set[str]]:
         listed = self.accounts.list()
         owned = [
@@ -151,11 +167,13 @@ class ServiceAccountIssuer(_Base):
     def present(self) -> set[str]:
         return self.inventory()[1]
 
+    @_with_manager
     def ensure_capacity(self, keep: set[str], present: set[str]) -> None:
         # The 50-per-organization limit is shared with accounts this secret does not own,
         # so there is nothing safe to free here: VGS's refusal surfaces from create().
         return None
 
+    @_with_manager
     def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument:
         name = f"{base.name}-{hashlib.sha256(rotation.version_id.encode()).hexdigest()[:8]}"
         try:
@@ -189,6 +207,7 @@ class ServiceAccountIssuer(_Base):
                 if "cards:read" in doc.scopes:
                     raise
 
+    @_with_manager
     def delete(self, ref: str) -> bool:
         if ref == self.manager_id:
             raise ValueError("refusing to delete the manager service account")
@@ -205,6 +224,7 @@ class AccessCredentialIssuer(_Base):
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 
+    @_with_manager
     def inventory(self) -> tuple[list[Owned], set[str]]:
         listed = self.vault.list()
         owned = [
@@ -220,6 +240,7 @@ class AccessCredentialIssuer(_Base):
     def present(self) -> set[str]:
         return self.inventory()[1]
 
+    @_with_manager
     def ensure_capacity(self, keep: set[str], present: set[str]) -> None:
         if len(present) >= MAX_CREDENTIALS_PER_VAULT:
             candidates = sorted(present - keep)
@@ -229,6 +250,7 @@ class AccessCredentialIssuer(_Base):
                 f"(not AWSCURRENT or AWSPREVIOUS), e.g. one of: {', '.join(candidates[:5]) or '(none)'}"
             )
 
+    @_with_manager
     def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument:
         try:
             created = self.vault.create(annotations=self.annotations(rotation))
@@ -245,6 +267,7 @@ class AccessCredentialIssuer(_Base):
             doc.username, doc.password
         )
 
+    @_with_manager
     def delete(self, ref: str) -> bool:
         deleted = self.vault.delete(ref)
         log.info("access credential deleted", extra={"credential_id": ref, "was_present": deleted})

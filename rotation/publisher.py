@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from rotation.document import DocumentError, SecretDocument, parse_document
@@ -251,6 +251,8 @@ class TargetOutcome:
     error: str | None = None
     warning: str | None = None
     seconds: float = 0.0
+    # The exception behind a failure, for callers that classify it (the CLI's exit code).
+    cause: BaseException | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -396,7 +398,7 @@ class Publisher:
                 "publish target failed",
                 extra={"target": target.label, "error": safe_message(exc), "error_type": type(exc).__name__},
             )
-            outcome = TargetOutcome(target.label, FAILED, "error", error=safe_message(exc))
+            outcome = TargetOutcome(target.label, FAILED, "error", error=safe_message(exc), cause=exc)
         return _timed(outcome, time.perf_counter() - began)
 
     def _publish(self, target: PublishTarget) -> TargetOutcome:
@@ -431,12 +433,14 @@ class Publisher:
             )
         written: list[str] = []
         failures: list[str] = []
+        cause: BaseException | None = None
         for dest in stale:
             try:
                 if self._write(dest, published):
                     written.append(dest.label)
             except Exception as exc:
                 failures.append(f"{dest.label}: {safe_message(exc)}")
+                cause = cause or exc
         log.info(
             "token published" if written else "token not written",
             extra={
@@ -450,7 +454,7 @@ class Publisher:
         if failures:
             return TargetOutcome(
                 target.label, FAILED, reason, client_id=doc.client_id, expires_at=published.expires_at,
-                written=tuple(written), error="; ".join(failures), warning=warning,
+                written=tuple(written), error="; ".join(failures), warning=warning, cause=cause,
             )  # fmt: skip
         outcome = PUBLISHED if written else SKIPPED
         return TargetOutcome(

@@ -16,12 +16,32 @@ PREVIOUS = "AWSPREVIOUS"
 
 
 class StoreError(Exception):
-    """A store call failed. The message names the call and the AWS error code, no values."""
+    """A store call failed. The message names the call and the AWS error code, no values.
 
-    def __init__(self, message: str, *, code: str | None = None, retryable: bool = False) -> None:
+    The optional fields let the CLI name what to fix: ``service`` (``"secretsmanager"`` or
+    ``"vault"``), ``operation`` (the call), ``resource`` (the secret id or KV path) and
+    ``endpoint`` (the address spoken to). ``code`` is the service's error code, or the
+    client library's exception name when nothing was answered (``NoRegionError``, ...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retryable: bool = False,
+        service: str = "",
+        operation: str = "",
+        resource: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+        self.service = service
+        self.operation = operation
+        self.resource = resource
+        self.endpoint = endpoint
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,42 @@ class SecretVersion:
 
     version_id: str
     value: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SecretSettings(SecretDescription):
+    """A secret's description plus what an operator configures on it: key, tags, rotation."""
+
+    kms_key_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    rotation_lambda_arn: str | None = None
+    schedule_expression: str | None = None
+    scheduled_for_deletion: bool = False
+
+
+class SecretAdmin(Protocol):
+    """Creating and configuring secrets, for onboarding (``vgs-rotate adopt``). The rotation
+    itself never needs this: it only reads, stores versions and moves stages."""
+
+    def settings(self, secret_id: str) -> SecretSettings | None:
+        """The secret's versions, key, tags and rotation; None when no such secret exists."""
+        ...
+
+    def create_secret(
+        self, name: str, value: str | None, *, kms_key_id: str | None, tags: Mapping[str, str], description: str
+    ) -> str:
+        """Create the secret (with ``value`` as AWSCURRENT, or no version when None); return its ARN."""
+        ...
+
+    def tag_secret(self, secret_id: str, tags: Mapping[str, str]) -> None:
+        """Add or overwrite these tags."""
+        ...
+
+    def configure_rotation(
+        self, secret_id: str, *, function_arn: str, schedule_expression: str, rotate_immediately: bool
+    ) -> str | None:
+        """Set the rotation function and schedule (RotateSecret); return the version id it started."""
+        ...
 
 
 class SecretStore(Protocol):

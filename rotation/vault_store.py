@@ -17,17 +17,21 @@ from typing import Any
 from rotation.stores import CasConflict, KVEntry, StoreError, split_kv_path
 
 
-def _error(call: str, path: str, exc: Exception) -> StoreError:
+def _error(call: str, path: str, exc: Exception, url: str) -> StoreError:
     import hvac.exceptions as hx
 
+    where: dict[str, Any] = {"service": "vault", "operation": call, "resource": path, "endpoint": url}
     if isinstance(exc, hx.VaultError):
         text = f"Vault {call} of {path} failed ({type(exc).__name__})"
         is_cas = isinstance(exc, hx.InvalidRequest) and "check-and-set" in str(exc)
         if is_cas:
-            return CasConflict(f"Vault {call} of {path}: check-and-set lost a race", code="cas")
+            return CasConflict(f"Vault {call} of {path}: check-and-set lost a race", code="cas", **where)
         retryable = isinstance(exc, hx.VaultDown | hx.InternalServerError | hx.BadGateway | hx.RateLimitExceeded)
-        return StoreError(text, code=type(exc).__name__, retryable=retryable)
-    return StoreError(f"Vault {call} of {path} failed ({type(exc).__name__})", retryable=True)
+        return StoreError(text, code=type(exc).__name__, retryable=retryable, **where)
+    # Not an answer from Vault: the connection failed (requests' ConnectionError, Timeout, ...).
+    return StoreError(
+        f"Vault {call} of {path} failed ({type(exc).__name__})", code=type(exc).__name__, retryable=True, **where
+    )
 
 
 class VaultKV:
@@ -83,7 +87,7 @@ class VaultKV:
         except hx.InvalidPath:
             return None
         except Exception as exc:
-            raise _error("read", path, exc) from None
+            raise _error("read", path, exc, self.url) from None
         body = out.get("data") or {}
         data = body.get("data")
         metadata = body.get("metadata") or {}
@@ -103,7 +107,7 @@ class VaultKV:
         try:
             out = kv.create_or_update_secret(path=rest, secret=dict(data), cas=cas, mount_point=mount)
         except Exception as exc:
-            raise _error("write", path, exc) from None
+            raise _error("write", path, exc, self.url) from None
         version = int((out.get("data") or {}).get("version") or 0)
         if custom_metadata is not None:
             self.calls += 1
@@ -115,5 +119,5 @@ class VaultKV:
             try:
                 self._client().adapter.post(url=url, json={"custom_metadata": dict(custom_metadata)})
             except Exception as exc:
-                raise _error("metadata update", path, exc) from None
+                raise _error("metadata update", path, exc, self.url) from None
         return version

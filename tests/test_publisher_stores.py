@@ -152,7 +152,7 @@ def test_cli_token_from_secret_and_vault(moto_url, bao):
     assert from_vault.stdout.strip() == "good.token.value-0123456789"
 
     denied = run_cli("token", "--from-vault", path, env={**bao.env(), "VAULT_TOKEN": "nope"})
-    assert denied.returncode == 1 and "Forbidden" in denied.stderr
+    assert denied.returncode == 3 and "Forbidden" in denied.stderr and "VAULT_TOKEN" in denied.stderr
     assert len(denied.stderr.strip().splitlines()) == 1
 
 
@@ -169,7 +169,7 @@ def test_cli_publish_exit_codes_without_minting(moto_url, tmp_path):
     proc = run_cli("publish", "--credential-secret", "vgs/does-not-exist", "--token-secret", "vgs/token-x")
     assert proc.returncode == 1
     assert FAILED in proc.stdout and "no AWSCURRENT value" in proc.stdout
-    assert proc.stderr.strip().endswith("1 of 1 targets failed")
+    assert proc.stderr.startswith("vgs-rotate: error: 1 of 1 targets failed") and len(proc.stderr.splitlines()) == 1
 
 
 def test_kv_deleted_latest_version_is_republished(bao):

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import click
+
+from rotation.cli import errors
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -16,10 +20,14 @@ COMMANDS: dict[str, str] = {
     "status": "rotation.cli.rotate_cmd:status",
     "demo": "rotation.cli.demo_cmd:demo",
     "publish": "rotation.cli.publish_cmd:publish",
+    "adopt": "rotation.cli.adopt_cmd:adopt",
 }
 
 
 class LazyGroup(click.Group):
+    """Commands imported on first use, all run inside the one error boundary
+    (:mod:`rotation.cli.errors`): whatever a command raises becomes one line and an exit code."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -32,12 +40,29 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:  # a caller that handles errors itself
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        errors.set_verbosity(0)
+        code = errors.boundary(lambda: super(LazyGroup, self).main(args, prog_name, complete_var, False, **extra))
+        sys.exit(code)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vgs-rotation", prog_name="vgs-rotate")
-@click.option("-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug). Never logs secrets.")
+@click.option(
+    "-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug and tracebacks). Never logs secrets."
+)
 def cli(verbose: int) -> None:
     """Rotate, validate and publish VGS credentials."""
+    errors.set_verbosity(verbose)
     if verbose:
         import logging
 

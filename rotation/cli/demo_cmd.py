@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, fail, handle_errors
+from rotation.cli.common import EXIT_FAILED, fail
 
 
 @click.command("demo")
 @click.option("--rotations", type=click.IntRange(1, 10), default=2, show_default=True)
-@handle_errors
 def demo(rotations: int) -> None:
     """Rotate a VGS service account twice on the embedded emulator and moto's Secrets
     Manager: no AWS account, no network. Shows each step, then what is live and what was

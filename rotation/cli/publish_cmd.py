@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail, handle_errors
+from rotation.cli.common import EXIT_FAILED, fail
 
 
 def _config(
@@ -78,7 +78,6 @@ def _expires(expires_at: int | None) -> str:
 @click.option("--vault-addr", help="Vault/OpenBao address (default: VAULT_ADDR). The token comes from VAULT_TOKEN.")
 @click.option("--http-timeout", type=float, default=10.0, show_default=True, help="VGS HTTP timeout in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run result as JSON.")
-@handle_errors
 def publish(
     config_file: str | None,
     credential_secret: str | None,
@@ -94,7 +93,6 @@ def publish(
     """Mint and publish access tokens whose published copy is missing, expiring, or from
     a credential that is no longer AWSCURRENT. Exit 1 if any target failed."""
     from rotation.publish_stores import build_publisher
-    from rotation.stores import StoreError
     from rotation.vgs import RetryPolicy, VGSHttp
 
     config = _config(
@@ -102,11 +100,8 @@ def publish(
         vault_addr,
     )  # fmt: skip
     http = VGSHttp(timeout=http_timeout, retry=RetryPolicy(max_attempts=4, max_total=http_timeout * 3))
-    try:
-        with http:
-            result = build_publisher(config, http=http).run(config.targets)
-    except StoreError as exc:  # store construction (no region, no Vault address)
-        fail(str(exc), EXIT_UNAVAILABLE if exc.retryable else EXIT_FAILED)
+    with http:
+        result = build_publisher(config, http=http).run(config.targets)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
@@ -124,4 +119,18 @@ def publish(
             f"in {result.seconds:.2f} s"
         )
     if not result.ok:
-        fail(f"{len(result.failed)} of {len(result.outcomes)} targets failed", EXIT_FAILED)
+        fail(*_failure(result.failed, len(result.outcomes)))
+
+
+def _failure(failed: list[Any], total: int) -> tuple[str, int]:
+    """One line for a run with failed targets. When every failure has the same class (no
+    VAULT_TOKEN, VGS unreachable, ...), its exit code and what to fix; else exit 1."""
+    from rotation.cli.errors import PREFIX, classify
+
+    verdicts = [classify(o.cause) if o.cause is not None else (EXIT_FAILED, PREFIX + str(o.error)) for o in failed]
+    codes = {code for code, _ in verdicts}
+    first = verdicts[0][1].removeprefix(PREFIX)
+    if len(codes) == 1:
+        more = f" (and {len(failed) - 1} more failed target(s))" if len(failed) > 1 else ""
+        return f"{len(failed)} of {total} targets failed; {failed[0].target}: {first}{more}", codes.pop()
+    return f"{len(failed)} of {total} targets failed (see the table); {failed[0].target}: {first}", EXIT_FAILED

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, fail, handle_errors
+from rotation.cli.common import EXIT_FAILED, fail
 
 if TYPE_CHECKING:
     from rotation.aws_store import AwsSecretStore
@@ -38,7 +38,6 @@ def _issuers(timeout: float) -> IssuerFactory:
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to follow the rotation.")
 @click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between status polls.")
 @click.option("--http-timeout", type=float, default=10.0, show_default=True, help="VGS HTTP timeout (--local).")
-@handle_errors
 def rotate(
     secret_id: str, local: bool, rotate_immediately: bool, timeout: float, interval: float, http_timeout: float
 ) -> None:
@@ -48,7 +47,6 @@ def rotate(
     function; --local runs the steps here, for break-glass and places without the Lambda.
     """
     from rotation.core import Rotation
-    from rotation.stores import StoreError
 
     store = _store()
     if local:
@@ -64,20 +62,22 @@ def rotate(
 
         try:
             version = run_local(rotation, secret_id, on_step=show)
-        except Exception as exc:
+        except BaseException:
             click.echo(" FAILED")
-            raise exc
+            raise
         click.echo(f"rotated {secret_id}: new AWSCURRENT version {version}")
         return
+
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from rotation.driver import follow
 
     try:
         out = store.client.rotate_secret(SecretId=secret_id, RotateImmediately=rotate_immediately)
-    except Exception as exc:
+    except (ClientError, BotoCoreError) as exc:
         from rotation.aws_store import _error
 
-        raise StoreError(str(_error("rotate_secret", exc))) from None
+        raise _error("rotate_secret", exc, secret_id) from None
     version = out.get("VersionId", "")
     click.echo(f"rotation started for {secret_id}: version {version}")
     if not rotate_immediately:
@@ -95,7 +95,6 @@ def rotate(
 @click.option("--no-vgs", is_flag=True, help="Only read Secrets Manager; do not ask VGS.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--http-timeout", type=float, default=10.0, show_default=True)
-@handle_errors
 def status(secret_id: str, repair: bool, no_vgs: bool, as_json: bool, http_timeout: float) -> None:
     """Show SECRET_ID's versions and stages, the VGS credentials behind them, and any
     stuck AWSPENDING or orphaned credential. Never prints a secret."""

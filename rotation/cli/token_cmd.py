@@ -7,7 +7,7 @@ import json
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail, handle_errors, secret_from_env
+from rotation.cli.common import EXIT_FAILED, fail, secret_from_env
 
 
 @click.command("token")
@@ -36,7 +36,6 @@ from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail, handle_erro
     show_default=True,
     help="With --from-*, refuse a published token with fewer seconds of life left.",
 )
-@handle_errors
 def token(
     client_id: str | None,
     token_url: str | None,
@@ -94,8 +93,7 @@ def _print_published(
 ) -> None:
     import time
 
-    from rotation.consumer import SecretsManagerTokenSource, TokenSource, TokenUnavailableError, VaultTokenSource
-    from rotation.stores import StoreError
+    from rotation.consumer import SecretsManagerTokenSource, TokenSource, VaultTokenSource
 
     source: TokenSource
     if from_secret:
@@ -105,12 +103,7 @@ def _print_published(
 
         assert from_vault is not None
         source = VaultTokenSource(from_vault, kv=VaultKV(url=vault_addr))
-    try:
-        published = source.fetch()
-    except StoreError as exc:
-        fail(str(exc), EXIT_UNAVAILABLE if exc.retryable else EXIT_FAILED)
-    except TokenUnavailableError as exc:
-        fail(str(exc), EXIT_FAILED)
+    published = source.fetch()
     left = published.remaining(time.time())
     if left <= min_remaining:
         state = f"expired {-left:.0f} s ago" if left <= 0 else f"expires in {left:.0f} s (under --min-remaining)"

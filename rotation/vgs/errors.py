@@ -6,11 +6,20 @@ never from request bodies or headers, so no secret or token can reach an excepti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class VGSError(Exception):
-    """Base class of every error raised by the VGS client layer."""
+    """Base class of every error raised by the VGS client layer.
+
+    ``subject`` says whose credential the call used when the caller knows it better than
+    the HTTP layer (e.g. "the manager credential in arn:...", set with :func:`concerning`),
+    so an operator is told which credential to fix.
+    """
 
     retryable: bool = False
+    subject: str | None = None
 
     def __init__(
         self,
@@ -85,3 +94,15 @@ class InsecureURL(ValueError):
 
 class TokenValidationError(VGSError):
     """A minted token is not what was asked for: wrong ``azp``, missing scopes, bad signature."""
+
+
+@contextmanager
+def concerning(subject: str) -> Iterator[None]:
+    """Label VGS errors raised inside with ``subject`` (whose credential was used), unless a
+    deeper caller already did. The message is unchanged; the CLI's error boundary reads it."""
+    try:
+        yield
+    except VGSError as exc:
+        if exc.subject is None:
+            exc.subject = subject
+        raise
