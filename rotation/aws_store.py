@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rotation.aws_retries import watch
-from rotation.stores import SecretDescription, SecretSettings, StoreError
+from rotation.stores import SecretDescription, SecretSettings, SecretVersion, StoreError
 
 _XML_CODE = re.compile(r"<Code>([A-Za-z][A-Za-z0-9.]{0,63})</Code>")
 _RETRYABLE = {"ThrottlingException", "InternalServiceError", "ServiceUnavailable", "RequestTimeout"}
@@ -94,6 +94,12 @@ class AwsSecretStore:
         )  # fmt: skip
 
     def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
+        found = self.get_version(secret_id, version_id=version_id, stage=stage)
+        return None if found is None else found.value
+
+    def get_version(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> SecretVersion | None:
         kwargs: dict[str, Any] = {"SecretId": secret_id}
         if version_id:
             kwargs["VersionId"] = version_id
@@ -106,7 +112,9 @@ class AwsSecretStore:
                 return None
             raise
         value = out.get("SecretString")
-        return value if isinstance(value, str) else None
+        if not isinstance(value, str):
+            return None
+        return SecretVersion(version_id=str(out.get("VersionId") or version_id or ""), value=value)
 
     def put_pending(self, secret_id: str, version_id: str, value: str, *, rotation_token: str | None = None) -> None:
         kwargs: dict[str, Any] = {

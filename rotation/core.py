@@ -11,6 +11,14 @@ the store and VGS say now, never from memory, and each is safe to run again:
 
 Every credential a rotation creates is annotated with the secret and the token, so a
 crash between "create at VGS" and "store at AWS" is found and cleaned on the next try.
+
+Secrets Manager calls are counted (``bench/rotation_bench.py``): each step reads what it
+decides on and nothing twice. Two facts let it skip reads without trusting memory: a
+version's value never changes (so a document may name the version it replaced and that
+version's credential), and AWSPENDING may stay on the AWSCURRENT version after a
+rotation (AWS documents this as complete; only AWSPENDING elsewhere is a rotation under
+way). The only thing kept between invocations is the manager's access token, keyed by the
+manager secret's version (``rotation.vgs.TokenCache``); stages are read fresh every time.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from rotation.document import (
     DocumentError,
@@ -59,6 +67,13 @@ class EventError(ValueError):
 
 class RotationError(Exception):
     """A step cannot complete; Secrets Manager will retry the rotation or mark it failed."""
+
+
+class _Previous(NamedTuple):
+    """AWSPREVIOUS's credential, and what its rotation was due to retire."""
+
+    credential_ref: str
+    due: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -142,18 +157,22 @@ class Rotation:
         desc, already_current = self._guard(ev)
         if already_current:
             return
-        if self.store.get_value(ev.secret_id, version_id=ev.token, stage=PENDING) is not None:
+        # A token that is not a version yet (the local driver) surely holds no value.
+        if ev.token in desc.versions and (
+            self.store.get_value(ev.secret_id, version_id=ev.token, stage=PENDING) is not None
+        ):
             log.info("createSecret: AWSPENDING already holds a value for this token; nothing to do")
             return
-        current = self._document(ev.secret_id, stage=CURRENT)
-        previous = self._document_or_none(ev.secret_id, stage=PREVIOUS)
+        current_version, current = self._versioned_document(ev.secret_id, stage=CURRENT)
+        previous = self._previous(ev.secret_id, desc, current_version, current)
         live = {current.credential_ref} | ({previous.credential_ref} if previous else set())
 
         with self._issuer(current, desc) as issuer:
             # An abandoned rotation left AWSPENDING on another version: its credential was
-            # never promoted, and our write is about to take the label from it.
+            # never promoted, and our write is about to take the label from it. (AWSPENDING
+            # on the AWSCURRENT version is a completed rotation, not an abandoned one.)
             stale = desc.version_with(PENDING)
-            if stale and stale != ev.token:
+            if stale and stale != ev.token and CURRENT not in desc.stages_of(stale):
                 stale_doc = self._document_or_none(ev.secret_id, version_id=stale)
                 if stale_doc and stale_doc.credential_ref not in live:
                     issuer.delete(stale_doc.credential_ref)
@@ -164,7 +183,8 @@ class Rotation:
             for leftover in owned:
                 if leftover.version_id == ev.token and leftover.ref not in live:
                     issuer.delete(leftover.ref)
-            issuer.ensure_capacity(keep=live)
+                    present.discard(leftover.ref)
+            issuer.ensure_capacity(keep=live, present=present)
 
             retire: set[str] = set()
             if current.revoke == "next-rotation" and previous and previous.credential_ref != current.credential_ref:
@@ -176,9 +196,10 @@ class Rotation:
                 # (Secrets Manager gave up after the promotion): carried forward while it
                 # exists, since a credential made outside this system has no annotation
                 # by which a later rotation could find it.
-                for doc in (current, previous):
-                    if doc is not None and doc.rotation is not None:
-                        retire |= doc.rotation.due()
+                if current.rotation is not None:
+                    retire |= current.rotation.due()
+                if previous is not None:
+                    retire |= previous.due
             keep_current = current.revoke != "immediate"
             retire = {r for r in retire if r in present and not (keep_current and r == current.credential_ref)}
             rotation = RotationMetadata(
@@ -186,6 +207,7 @@ class Rotation:
                 created_at=int(self.clock()),
                 retire=tuple(sorted(retire)),
                 replaces=current.credential_ref,
+                replaces_version=current_version,
             )
             pending = issuer.create(current, rotation)
             try:
@@ -220,12 +242,10 @@ class Rotation:
 
     def set_secret(self, ev: RotationEvent) -> None:
         # VGS generates the client secret (or password) when createSecret creates the
-        # credential; there is no "set password" call to push it anywhere. The guards and
-        # the pending document's validation still run, so a bad event fails here as it
-        # would in any other step.
-        _, already_current = self._guard(ev)
-        if not already_current:
-            self._document(ev.secret_id, version_id=ev.token, stage=PENDING)
+        # credential; there is no "set password" call to push it anywhere. The guards still
+        # run, so a bad event fails here as it would in any other step; the pending
+        # document is read and validated by testSecret, which needs it anyway.
+        self._guard(ev)
 
     # -- testSecret -----------------------------------------------------------------
 
@@ -234,9 +254,9 @@ class Rotation:
         if already_current:
             return
         pending = self._document(ev.secret_id, version_id=ev.token, stage=PENDING)
-        manager = self._manager(pending)
         attempts = pending.test.attempts
-        with self._issuer(pending, desc, manager) as issuer:
+        # Testing needs the pending credential only: no manager secret read, no manager token.
+        with _IssuerScope(self.issuers(pending, None, desc.arn)) as issuer:
             for attempt in range(1, attempts + 1):
                 try:
                     issuer.test(pending)
@@ -267,8 +287,10 @@ class Rotation:
             # and moves AWSPREVIOUS onto the version we take AWSCURRENT from.
             self.store.move_stage(ev.secret_id, CURRENT, to_version=ev.token, from_version=current_version)
             log.info("finishSecret: AWSCURRENT moved to the new version")
-        if PENDING in desc.stages_of(ev.token):  # moving AWSCURRENT leaves AWSPENDING where it was
-            self.store.move_stage(ev.secret_id, PENDING, to_version=None, from_version=ev.token)
+        # AWSPENDING stays on the new AWSCURRENT version: AWS documents that as a completed
+        # rotation (RotateSecret starts the next one and moves it), and removing it would
+        # cost a write. Everything that reads stages treats only AWSPENDING on *another*
+        # version as a rotation under way.
         # Retiring runs again when finishSecret is retried after the stage move, so a crash
         # between promoting and deleting leaves nothing behind.
         self._retire(ev, desc)
@@ -288,8 +310,7 @@ class Rotation:
                 # to retire, and its credential is AWSCURRENT now. Delete nothing.
                 log.info("finishSecret: a newer rotation is current; leaving retirement to it")
                 return
-            previous_id = fresh.version_with(PREVIOUS)
-            previous = self._document_or_none(ev.secret_id, version_id=previous_id) if previous_id else None
+            previous = self._previous(ev.secret_id, fresh, ev.token, new)
             live = {new.credential_ref}
             if new.revoke != "immediate" and previous is not None:
                 live.add(previous.credential_ref)
@@ -307,10 +328,9 @@ class Rotation:
             # this system carries no annotation to be found by), and credentials this system
             # made for this secret that no version uses any more: the result of crashes,
             # abandoned or concurrent rotations. Live ones are never deleted.
-            due: set[str] = set()
-            for doc in (new, previous):
-                if doc is not None and doc.rotation is not None:
-                    due |= doc.rotation.due()
+            due: set[str] = set(new.rotation.due()) if new.rotation is not None else set()
+            if previous is not None:
+                due |= previous.due
             due |= {o.ref for o in owned}
             doomed = {ref for ref in due if ref in present and ref not in live}
             for ref in sorted(doomed):
@@ -339,7 +359,15 @@ class Rotation:
 
     def _document(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> SecretDocument:
         raw = self.store.get_value(secret_id, version_id=version_id, stage=stage)
-        what = stage or "the version"
+        return self._parse(secret_id, raw, stage or "the version")
+
+    def _versioned_document(self, secret_id: str, *, stage: str) -> tuple[str, SecretDocument]:
+        """The document at ``stage`` and the id of the version it was read from."""
+        found = self.store.get_version(secret_id, stage=stage)
+        return (found.version_id if found else ""), self._parse(secret_id, found.value if found else None, stage)
+
+    @staticmethod
+    def _parse(secret_id: str, raw: str | None, what: str) -> SecretDocument:
         if raw is None:
             raise RotationError(f"secret {secret_id} has no value at {what}")
         try:
@@ -348,6 +376,31 @@ class Rotation:
             raise DocumentError(
                 exc.field, str(exc).split(f"'{exc.field}' ", 1)[-1], document=f"secret document of {secret_id} ({what})"
             ) from None
+
+    def _previous(
+        self, secret_id: str, desc: SecretDescription, current_version: str, current: SecretDocument
+    ) -> _Previous | None:
+        """AWSPREVIOUS's credential and what it was due to retire, as ``desc`` shows it.
+
+        Read only when needed: none when the description shows no AWSPREVIOUS; and when
+        AWSPREVIOUS is the version ``current`` says it replaced, its credential is the one
+        ``current`` records (a version's value never changes) and what it was due to retire
+        was carried into ``current``'s ``retire`` by the createSecret that made ``current``.
+        """
+        if desc.version_with(CURRENT) != current_version:
+            # AWSCURRENT moved since the description was read: read AWSPREVIOUS as it is now.
+            doc = self._document_or_none(secret_id, stage=PREVIOUS)
+        else:
+            previous_id = desc.version_with(PREVIOUS)
+            if previous_id is None:
+                return None
+            made = current.rotation
+            if made is not None and made.replaces and made.replaces_version == previous_id:
+                return _Previous(made.replaces, frozenset())
+            doc = self._document_or_none(secret_id, version_id=previous_id)
+        if doc is None:
+            return None
+        return _Previous(doc.credential_ref, frozenset(doc.rotation.due() if doc.rotation else ()))
 
     def _document_or_none(
         self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
@@ -362,18 +415,19 @@ class Rotation:
             return None
 
     def _manager(self, doc: SecretDocument) -> ManagerCredentials:
-        raw = self.store.get_value(doc.manager_secret_arn, stage=CURRENT)
-        if raw is None:
+        """The manager's credentials, with the version they came from: a warm Lambda reuses
+        the manager's token for that version only (``rotation.vgs.TokenCache``)."""
+        found = self.store.get_version(doc.manager_secret_arn, stage=CURRENT)
+        if found is None:
             raise RotationError(
                 f"the manager secret {doc.manager_secret_arn} (manager_secret_arn) has no AWSCURRENT value: "
                 "store the manager credential there"
             )
-        return parse_manager(raw)
+        version = f"{doc.manager_secret_arn}@{found.version_id}" if found.version_id else None
+        return parse_manager(found.value, version=version)
 
-    def _issuer(
-        self, doc: SecretDocument, desc: SecretDescription, manager: ManagerCredentials | None = None
-    ) -> _IssuerScope:
-        return _IssuerScope(self.issuers(doc, manager or self._manager(doc), desc.arn))
+    def _issuer(self, doc: SecretDocument, desc: SecretDescription) -> _IssuerScope:
+        return _IssuerScope(self.issuers(doc, self._manager(doc), desc.arn))
 
 
 class _IssuerScope:

@@ -77,6 +77,9 @@ class RotationMetadata:
     # window once neither AWSCURRENT nor AWSPREVIOUS holds it, even when ``retire`` is stale
     # because another rotation completed in between (see ``Rotation._retire``).
     replaces: str | None = None
+    # The version that held it. A version's value never changes, so while that version is
+    # AWSPREVIOUS its credential is ``replaces`` without reading it again.
+    replaces_version: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -86,6 +89,8 @@ class RotationMetadata:
         }
         if self.replaces is not None:
             out["replaces"] = self.replaces
+        if self.replaces_version is not None:
+            out["replaces_version"] = self.replaces_version
         return out
 
     def due(self) -> set[str]:
@@ -295,7 +300,10 @@ def _rotation(raw: Any) -> RotationMetadata | None:
     replaces = raw.get("replaces")
     if replaces is not None and not isinstance(replaces, str):
         raise DocumentError("rotation.replaces", "must be a string")
-    return RotationMetadata(version_id, created_at, tuple(retire), replaces)
+    replaces_version = raw.get("replaces_version")
+    if replaces_version is not None and not isinstance(replaces_version, str):
+        raise DocumentError("rotation.replaces_version", "must be a string")
+    return RotationMetadata(version_id, created_at, tuple(retire), replaces, replaces_version)
 
 
 @dataclass(frozen=True)
@@ -305,9 +313,12 @@ class ManagerCredentials:
     client_id: str
     client_secret: Secret
     organization_id: str | None = None
+    # Where the credentials were read: the manager secret and its version id. Keys the
+    # manager token's reuse (rotation.vgs.TokenCache); None: read without a version, not shared.
+    version: str | None = None
 
 
-def parse_manager(raw: str | bytes | Mapping[str, Any]) -> ManagerCredentials:
+def parse_manager(raw: str | bytes | Mapping[str, Any], *, version: str | None = None) -> ManagerCredentials:
     doc = "manager secret"
     if isinstance(raw, str | bytes):
         try:
@@ -321,7 +332,9 @@ def parse_manager(raw: str | bytes | Mapping[str, Any]) -> ManagerCredentials:
     client_id = _str(data, "client_id", doc=doc)
     secret = _str(data, "client_secret", doc=doc)
     assert client_id is not None and secret is not None
-    return ManagerCredentials(client_id, Secret(secret), _str(data, "organization_id", required=False, doc=doc))
+    return ManagerCredentials(
+        client_id, Secret(secret), _str(data, "organization_id", required=False, doc=doc), version=version
+    )
 
 
 def example_document(

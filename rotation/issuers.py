@@ -11,9 +11,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+
+import httpx
 
 from rotation.document import ManagerCredentials, RotationMetadata, SecretDocument
 from rotation.vgs import (
@@ -21,6 +23,7 @@ from rotation.vgs import (
     CachedTokenAuth,
     ClientCredentials,
     CMPProbe,
+    TokenCache,
     TokenClient,
     VaultApiProbe,
     VaultCredentialsClient,
@@ -59,14 +62,41 @@ class Issuer(Protocol):
         """What this system made for the secret, and every credential present: one listing."""
         ...
 
-    def ensure_capacity(self, keep: set[str]) -> None: ...
+    def ensure_capacity(self, keep: set[str], present: set[str]) -> None:
+        """Raise :class:`CapacityError` unless one more credential fits (``present``: the
+        listing just taken, minus what was deleted since)."""
+        ...
+
     def create(self, base: SecretDocument, rotation: RotationMetadata) -> SecretDocument: ...
     def test(self, doc: SecretDocument) -> None: ...
     def delete(self, ref: str) -> bool: ...
     def close(self) -> None: ...
 
 
-IssuerFactory = Callable[[SecretDocument, ManagerCredentials, str], Issuer]
+# (document, manager credentials or None when only ``test`` will be called, secret ARN)
+IssuerFactory = Callable[[SecretDocument, ManagerCredentials | None, str], Issuer]
+
+
+class _NoManager(httpx.Auth):
+    """An issuer built to test a credential only: managing anything is a programming error."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("this issuer was built without the manager's credentials: it can only test")
+        yield request  # pragma: no cover
+
+
+def manager_auth(
+    tokens: TokenClient, manager: ManagerCredentials | None, cache: TokenCache | None, min_life: float = 0.0
+) -> httpx.Auth:
+    """The manager's bearer token: from ``cache`` when the credentials' version is known
+    (a warm Lambda reuses it across steps and invocations), else minted for this issuer."""
+    if manager is None:
+        return _NoManager()
+    credentials = ClientCredentials(manager.client_id, manager.client_secret)
+    if cache is None or manager.version is None:
+        return CachedTokenAuth(tokens, credentials)
+    return cache.auth(tokens, credentials, version=manager.version, min_life=min_life)
+
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -83,13 +113,27 @@ def _with_manager(method: _F) -> _F:
 
 
 class _Base:
-    def __init__(self, doc: SecretDocument, manager: ManagerCredentials, secret_arn: str, http: VGSHttp) -> None:
+    """What both kinds share; a subclass makes its management client in :meth:`_connect`."""
+
+    def __init__(
+        self,
+        doc: SecretDocument,
+        manager: ManagerCredentials | None,
+        secret_arn: str,
+        http: VGSHttp,
+        tokens: TokenCache | None = None,
+        token_min_life: float = 0.0,
+    ) -> None:
         self.doc = doc
         self.http = http
         self.tag = secret_tag(secret_arn)
         self.tokens = TokenClient(doc.hosts.token_url, http=http, allow_insecure_http=doc.hosts.allow_insecure_http)
-        self.manager_auth = CachedTokenAuth(self.tokens, ClientCredentials(manager.client_id, manager.client_secret))
-        self.manager_id = manager.client_id
+        self.manager_auth = manager_auth(self.tokens, manager, tokens, token_min_life)
+        self.manager_id = manager.client_id if manager else None
+        self._connect()
+
+    def _connect(self) -> None:
+        raise NotImplementedError
 
     def annotations(self, rotation: RotationMetadata) -> dict[str, str]:
         return {SECRET_ANNOTATION: self.tag, VERSION_ANNOTATION: rotation.version_id}
@@ -99,11 +143,11 @@ class _Base:
 
 
 class ServiceAccountIssuer(_Base):
-    def __init__(self, doc: SecretDocument, manager: ManagerCredentials, secret_arn: str, http: VGSHttp) -> None:
-        super().__init__(doc, manager, secret_arn, http)
+    def _connect(self) -> None:
+        doc = self.doc
         assert doc.organization_id is not None
         self.accounts = AccountsClient(
-            doc.hosts.accounts_url, doc.organization_id, auth=self.manager_auth, http=http,
+            doc.hosts.accounts_url, doc.organization_id, auth=self.manager_auth, http=self.http,
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 
@@ -124,7 +168,7 @@ class ServiceAccountIssuer(_Base):
         return self.inventory()[1]
 
     @_with_manager
-    def ensure_capacity(self, keep: set[str]) -> None:
+    def ensure_capacity(self, keep: set[str], present: set[str]) -> None:
         # The 50-per-organization limit is shared with accounts this secret does not own,
         # so there is nothing safe to free here: VGS's refusal surfaces from create().
         return None
@@ -173,10 +217,10 @@ class ServiceAccountIssuer(_Base):
 
 
 class AccessCredentialIssuer(_Base):
-    def __init__(self, doc: SecretDocument, manager: ManagerCredentials, secret_arn: str, http: VGSHttp) -> None:
-        super().__init__(doc, manager, secret_arn, http)
+    def _connect(self) -> None:
+        doc = self.doc
         self.vault = VaultCredentialsClient(
-            doc.hosts.vault_management_url, doc.vault_id, auth=self.manager_auth, http=http,
+            doc.hosts.vault_management_url, doc.vault_id, auth=self.manager_auth, http=self.http,
             allow_insecure_http=doc.hosts.allow_insecure_http,
         )  # fmt: skip
 
@@ -197,12 +241,11 @@ class AccessCredentialIssuer(_Base):
         return self.inventory()[1]
 
     @_with_manager
-    def ensure_capacity(self, keep: set[str]) -> None:
-        existing = self.vault.list()
-        if len(existing) >= MAX_CREDENTIALS_PER_VAULT:
-            candidates = [c.id for c in existing if c.id not in keep]
+    def ensure_capacity(self, keep: set[str], present: set[str]) -> None:
+        if len(present) >= MAX_CREDENTIALS_PER_VAULT:
+            candidates = sorted(present - keep)
             raise CapacityError(
-                f"vault {self.doc.vault_id} already has {len(existing)} of {MAX_CREDENTIALS_PER_VAULT} access "
+                f"vault {self.doc.vault_id} already has {len(present)} of {MAX_CREDENTIALS_PER_VAULT} access "
                 f"credentials, so no new one can be created. Delete one this secret does not use "
                 f"(not AWSCURRENT or AWSPREVIOUS), e.g. one of: {', '.join(candidates[:5]) or '(none)'}"
             )
@@ -232,14 +275,23 @@ class AccessCredentialIssuer(_Base):
 
 
 def default_issuer_factory(
-    *, http_timeout: float = 10.0, http_factory: Callable[[], VGSHttp] | None = None
+    *,
+    http_timeout: float = 10.0,
+    http_factory: Callable[[], VGSHttp] | None = None,
+    tokens: TokenCache | None = None,
+    token_min_life: float = 0.0,
 ) -> IssuerFactory:
-    """Issuers over real HTTP. ``http_factory`` lets tests inject virtual-time retries."""
+    """Issuers over real HTTP. ``http_factory`` lets tests inject virtual-time retries.
 
-    def make(doc: SecretDocument, manager: ManagerCredentials, secret_arn: str) -> Issuer:
+    ``tokens`` keeps the manager's token between issuers (steps); the Lambda passes one that
+    lives as long as its container, and ``token_min_life`` = the time its invocation has
+    left, so that a reused token outlives the step. Default: one cache for this factory."""
+    cache = tokens if tokens is not None else TokenCache()
+
+    def make(doc: SecretDocument, manager: ManagerCredentials | None, secret_arn: str) -> Issuer:
         http = http_factory() if http_factory else VGSHttp(timeout=http_timeout)
         if doc.kind == "service-account":
-            return ServiceAccountIssuer(doc, manager, secret_arn, http)
-        return AccessCredentialIssuer(doc, manager, secret_arn, http)
+            return ServiceAccountIssuer(doc, manager, secret_arn, http, cache, token_min_life)
+        return AccessCredentialIssuer(doc, manager, secret_arn, http, cache, token_min_life)
 
     return make

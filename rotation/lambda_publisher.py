@@ -47,12 +47,20 @@ def _secrets(config: PublishConfig) -> Any:
     return _secrets_store
 
 
+_tokens: Any = None  # minted tokens, reused by warm invocations while fresh enough (TokenCache)
+
+
 def run(config: PublishConfig, remaining_seconds: float | None = None) -> RunResult:
     """Build the publisher with the real stores, budgeted to the time left, and run it."""
+    global _tokens
     from rotation.publish_stores import build_publisher
+    from rotation.publisher import MAX_TARGETS
+    from rotation.vgs import TokenCache
 
+    if _tokens is None:
+        _tokens = TokenCache(max_entries=MAX_TARGETS)
     with budgeted_http(remaining_seconds, default_budget=60.0) as http:
-        return build_publisher(config, http=http, secrets=_secrets(config)).run(config.targets)
+        return build_publisher(config, http=http, secrets=_secrets(config), tokens=_tokens).run(config.targets)
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

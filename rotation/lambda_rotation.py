@@ -19,6 +19,7 @@ from rotation.lambda_support import bind_context, budgeted_http, powertools, tra
 
 if TYPE_CHECKING:
     from rotation.aws_store import AwsSecretStore
+    from rotation.vgs import TokenCache
 
 SERVICE, logger, metrics = powertools("vgs-rotation")
 
@@ -27,18 +28,22 @@ def build_rotation(remaining_seconds: float | None = None) -> Rotation:
     """The rotation with the boto3 store and real VGS issuers, budgeted to the time left."""
     from rotation.aws_store import AwsSecretStore
     from rotation.issuers import default_issuer_factory
-    from rotation.vgs import VGSHttp
+    from rotation.vgs import TokenCache, VGSHttp
 
     def http() -> VGSHttp:
         return budgeted_http(remaining_seconds, default_budget=30.0)
 
-    global _STORE
+    global _STORE, _TOKENS
     if _STORE is None:  # one boto3 client per container: building it costs ~0.1 s
         _STORE = AwsSecretStore()
-    return Rotation(_STORE, default_issuer_factory(http_factory=http))
+    if _TOKENS is None:  # the manager's token, reused across steps and warm invocations
+        _TOKENS = TokenCache()
+    issuers = default_issuer_factory(http_factory=http, tokens=_TOKENS, token_min_life=remaining_seconds or 0.0)
+    return Rotation(_STORE, issuers)
 
 
 _STORE: AwsSecretStore | None = None
+_TOKENS: TokenCache | None = None
 
 
 def _safe_keys(event: Any) -> dict[str, Any]:

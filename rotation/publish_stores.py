@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from rotation.publisher import PublishConfig, Publisher
 from rotation.stores import KVStore, SecretStore
-from rotation.vgs import VGSHttp
+from rotation.vgs import TokenCache, VGSHttp
 
 
 def build_publisher(
@@ -19,8 +19,10 @@ def build_publisher(
     secrets: SecretStore | None = None,
     kv: KVStore | None = None,
     clock: Callable[[], float] = time.time,
+    tokens: TokenCache | None = None,
 ) -> Publisher:
-    """A publisher for ``config``; pass ``secrets``/``kv``/``http`` to override the defaults."""
+    """A publisher for ``config``; pass ``secrets``/``kv``/``http`` to override the defaults,
+    ``tokens`` to keep minted tokens beyond this publisher (a warm Lambda)."""
     if secrets is None and config.uses_aws:
         from rotation.aws_store import AwsSecretStore, secretsmanager_client
 
@@ -36,4 +38,5 @@ def build_publisher(
         threshold=config.refresh_threshold_seconds,
         concurrency=config.concurrency,
         clock=clock,
+        tokens=tokens,
     )

@@ -12,6 +12,9 @@ the boto3 and hvac implementations. For each target, one run:
    the threshold of life left). Otherwise the target is ``fresh-skipped``: no write;
 3. mints one token with the AWSCURRENT credential and writes it to each destination that
    needs it (``put_secret_value``; KV v2 with check-and-set and the expiry in custom metadata).
+   The token comes from a :class:`rotation.vgs.TokenCache` keyed by the credential's version:
+   targets that share a credential mint once per run, and a warm Lambda reuses a token that
+   still has more than the threshold (plus the cache's margin) of life.
 
 Why the default threshold is the schedule period plus a margin: a run leaves every
 published token with at least ``threshold`` seconds of life, so until the next run (one
@@ -20,7 +23,9 @@ consumers' skew. And a write always publishes a full-life token that the next ru
 until it falls below the threshold, so a 20-minute token on a 10-minute schedule is written
 at most once per run, i.e. once every 10 minutes per secret: the PutSecretValue guidance.
 
-Targets run concurrently on a bounded thread pool; a failing target does not stop the
+Targets run concurrently on a bounded thread pool (``concurrency``, 1-64: the config field,
+``--concurrency`` in the CLI): each worker takes the next target when it is done with one, so
+a slow, throttled (429 + Retry-After) or failing target holds one worker only, never the
 others; the result lists every outcome with an error message that holds no secret.
 """
 
@@ -37,7 +42,7 @@ from typing import Any, Literal
 from rotation.document import DocumentError, SecretDocument, parse_document
 from rotation.published import PublishedToken, PublishedTokenError
 from rotation.stores import CURRENT, CasConflict, KVEntry, KVStore, SecretStore, StoreError, split_kv_path
-from rotation.vgs import ClientCredentials, TokenClient, TokenClients, VGSHttp, errors
+from rotation.vgs import ClientCredentials, TokenCache, TokenClient, TokenClients, VGSHttp, errors
 
 log = logging.getLogger("rotation.publisher")
 
@@ -365,7 +370,10 @@ class Publisher:
         threshold: float = DEFAULT_THRESHOLD_SECONDS,
         concurrency: int = DEFAULT_CONCURRENCY,
         clock: Callable[[], float] = time.time,
+        tokens: TokenCache | None = None,
     ) -> None:
+        """``tokens``: where minted tokens are kept for reuse (the Lambda passes one that
+        lives as long as its container); default, one for this publisher."""
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency must be from 1 to {MAX_CONCURRENCY}")
         self.secrets = secrets
@@ -376,6 +384,7 @@ class Publisher:
         self.clock = clock
         self._token_client = token_client
         self._clients = TokenClients(self.http, clock=clock)
+        self.tokens = tokens if tokens is not None else TokenCache(clock=clock, max_entries=MAX_TARGETS)
 
     # -- one target
 
@@ -393,7 +402,7 @@ class Publisher:
         return _timed(outcome, time.perf_counter() - began)
 
     def _publish(self, target: PublishTarget) -> TargetOutcome:
-        doc = self._credential_document(target)
+        version, doc = self._credential_document(target)
         if doc.kind != "service-account" or not doc.client_id or doc.client_secret is None:
             raise TargetError(f"credential of kind {doc.kind} mints no access token: only service-account documents")
         now = self.clock()
@@ -404,7 +413,15 @@ class Publisher:
             assert first is not None
             return TargetOutcome(target.label, SKIPPED, "fresh", client_id=first.client_id, expires_at=first.expires_at)
         reason = next(r for r in _REASON_ORDER if any(d.reason == r for d in stale))
-        token = self._client_for(doc).mint(ClientCredentials(doc.client_id, doc.client_secret), scope=target.scope)
+        # A token with more than the threshold of life stays fresh until the next run, as a
+        # new one would: reuse it (same credential version and scope), else mint.
+        token = self.tokens.token(
+            self._client_for(doc),
+            ClientCredentials(doc.client_id, doc.client_secret),
+            version=version,
+            scope=target.scope,
+            min_life=self.threshold,
+        )
         if token.client_id is not None and token.client_id != doc.client_id:
             raise TargetError("minted token was issued to another client than the credential's (azp mismatch)")
         published = PublishedToken.from_access_token(token, doc.client_id)
@@ -445,18 +462,19 @@ class Publisher:
             expires_at=published.expires_at, written=tuple(written), warning=warning,
         )  # fmt: skip
 
-    def _credential_document(self, target: PublishTarget) -> SecretDocument:
+    def _credential_document(self, target: PublishTarget) -> tuple[str, SecretDocument]:
+        """The credential document and where it was read (source and version: the token cache's key)."""
         if target.credential_secret_id:
             store = self._secrets()
-            raw = store.get_value(target.credential_secret_id, stage=CURRENT)
-            if raw is None:
+            found = store.get_version(target.credential_secret_id, stage=CURRENT)
+            if found is None:
                 raise TargetError(f"credential secret {target.credential_secret_id} has no AWSCURRENT value")
-            return parse_document(raw)
+            return f"sm:{target.credential_secret_id}@{found.version_id}", parse_document(found.value)
         assert target.credential_vault_path
         entry = self._kv().read(target.credential_vault_path)
         if entry is None or not entry.data:
             raise TargetError(f"credential path {target.credential_vault_path} holds no secret")
-        return document_from_kv(entry)
+        return f"kv:{target.credential_vault_path}@{entry.version}", document_from_kv(entry)
 
     def _read_destination(self, kind: Literal["sm", "kv"], ref: str, client_id: str, now: float) -> _Destination:
         dest = _Destination(kind, ref)

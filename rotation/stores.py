@@ -60,6 +60,14 @@ class SecretDescription:
 
 
 @dataclass(frozen=True)
+class SecretVersion:
+    """One version's string value and its id (what caches key on: a version's value never changes)."""
+
+    version_id: str
+    value: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class SecretSettings(SecretDescription):
     """A secret's description plus what an operator configures on it: key, tags, rotation."""
 
@@ -102,6 +110,12 @@ class SecretStore(Protocol):
 
     def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
         """The string value of one version (by id and/or stage); None when it has none."""
+        ...
+
+    def get_version(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> SecretVersion | None:
+        """Like :meth:`get_value`, with the version's id (one read all the same)."""
         ...
 
     def put_pending(self, secret_id: str, version_id: str, value: str, *, rotation_token: str | None = None) -> None:

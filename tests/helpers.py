@@ -37,6 +37,14 @@ class VirtualClock:
         self.advance(seconds)
 
 
+def assert_completed(stages: dict[str, list[str]], token: str) -> None:
+    """The rotation of ``token`` is complete: AWSCURRENT is on it and AWSPENDING is on no
+    other version (it may stay on AWSCURRENT's, which AWS documents as complete)."""
+    assert "AWSCURRENT" in stages.get(token, []), f"version {token} is not AWSCURRENT: {stages}"
+    elsewhere = [v for v, labels in stages.items() if "AWSPENDING" in labels and v != token]
+    assert not elsewhere, f"AWSPENDING is left on another version: {stages}"
+
+
 def assert_no_secret(text: str, *secrets: str) -> None:
     """Fail if any secret (or a long enough piece of it) appears in ``text``."""
     for secret in secrets:

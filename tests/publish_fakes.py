@@ -4,12 +4,13 @@ a KV v2 store, and a token client, all on a virtual clock and counting their cal
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rotation.stores import CasConflict, KVEntry, SecretDescription, StoreError
+from rotation.stores import CasConflict, KVEntry, SecretDescription, SecretVersion, StoreError
 from rotation.vgs import AccessToken, ClientCredentials, Secret, errors
 
 EMULATOR_HOSTS = {
@@ -53,6 +54,15 @@ class FakeSecrets:
         if secret_id in self.failing:
             raise StoreError("Secrets Manager get_secret_value failed (AccessDeniedException)", code="AccessDenied")
         return self.values.get(secret_id)
+
+    def get_version(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> SecretVersion | None:
+        """A version id that changes with the value (Secrets Manager's changes with every write)."""
+        value = self.get_value(secret_id, version_id=version_id, stage=stage)
+        if value is None:
+            return None
+        return SecretVersion(hashlib.sha256(value.encode()).hexdigest()[:16], value)
 
     def put_value(self, secret_id: str, value: str) -> None:
         if secret_id in self.failing:
@@ -103,6 +113,8 @@ def fake_jwt(claims: Mapping[str, Any]) -> str:
 
 class FakeTokens:
     """A token client: numbered tokens of ``lifetime`` seconds, issued to the asking client."""
+
+    token_url = EMULATOR_HOSTS["token_url"]
 
     def __init__(self, clock: Callable[[], float], lifetime: int = 1200) -> None:
         self.clock = clock

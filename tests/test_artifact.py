@@ -29,7 +29,7 @@ import pytest
 
 from infra.aws.build_lambda import BuildError, build
 from infra.aws.cfn import Renderer, load_template, publisher_input
-from tests.helpers import assert_no_secret
+from tests.helpers import assert_completed, assert_no_secret
 from tests.rotation_harness import backend, start_rotation
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
@@ -360,11 +360,11 @@ def test_artifact_rotates_the_template_seed_secret_twice(
     first = parse_document(json.dumps(_document(secret_arn, "AWSCURRENT")))
     assert first.client_id != seed["client_id"]
     assert first.rotation is not None and first.rotation.version_id == first_token
-    assert "AWSPENDING" not in {s for stages in _stages(secret_arn).values() for s in stages}
+    assert_completed(_stages(secret_arn), first_token)
 
     second_token = _rotate(rt, secret_arn)
     stages = _stages(secret_arn)
-    assert stages[second_token] == ["AWSCURRENT"]
+    assert_completed(stages, second_token)
     assert stages[first_token] == ["AWSPREVIOUS"]
     second = parse_document(json.dumps(_document(secret_arn, "AWSCURRENT")))
     previous = parse_document(json.dumps(_document(secret_arn, "AWSPREVIOUS")))

@@ -59,8 +59,8 @@ def test_a_finish_overtaken_by_a_newer_rotation_keeps_the_new_current(emulator, 
     def rotation_b() -> None:
         world.rotate()
 
-    removes_pending = lambda kw: kw.get("VersionStage") == "AWSPENDING" and "MoveToVersionId" not in kw  # noqa: E731
-    rot = hooked_rotation(world, "update_secret_version_stage", removes_pending, rotation_b)
+    moves_current = lambda kw: kw.get("VersionStage") == "AWSCURRENT"  # noqa: E731
+    rot = hooked_rotation(world, "update_secret_version_stage", moves_current, rotation_b)
     rot.handle(event(world, "finishSecret", a))
     current = world.document()
     assert current.rotation.version_id != a  # B is current

@@ -187,12 +187,21 @@ def tokens_published(secrets: FakeSecrets) -> list[str]:
     return out
 
 
-def test_concurrency_is_bounded_and_used():
-    pub, secrets, _kv, tokens, _clock = world(concurrency=3)
-    gate = threading.Barrier(3, timeout=10)  # passes only when 3 mints are in flight together
-    inflight = 0
-    peak = 0
-    lock = threading.Lock()
+def _fleet(secrets: FakeSecrets, n: int) -> list[PublishTarget]:
+    """``n`` targets, each with its own credential (a fleet: no two share a token)."""
+    for i in range(n):
+        secrets.values[f"cred-{i}"] = credential_document(f"ACabcdefg-app-{i:05d}", f"secret-{i:05d}-0123456789abcdef")
+    return [PublishTarget(credential_secret_id=f"cred-{i}", token_secret_id=f"tok-{i}") for i in range(n)]
+
+
+@pytest.mark.parametrize("bound", [1, 3, 16, 32])
+def test_concurrency_is_bounded_and_used(bound):
+    """A fleet of 10 x ``concurrency`` targets runs in rounds of exactly ``concurrency``
+    token requests in flight together (a barrier of that size lets each round through), and
+    never one more."""
+    pub, secrets, _kv, tokens, _clock = world(concurrency=bound)
+    gate = threading.Barrier(bound, timeout=10)
+    inflight, peak, lock = 0, 0, threading.Lock()
 
     def on_mint(_creds):
         nonlocal inflight, peak
@@ -206,9 +215,55 @@ def test_concurrency_is_bounded_and_used():
                 inflight -= 1
 
     tokens.on_mint = on_mint
-    result = pub.run([PublishTarget(credential_secret_id=CRED, token_secret_id=f"tok-{i}") for i in range(9)])
-    assert result.ok, result.as_dict()
-    assert peak == 3
+    result = pub.run(_fleet(secrets, 10 * bound))
+    assert result.counts() == {PUBLISHED: 10 * bound, SKIPPED: 0, FAILED: 0}, result.as_dict()["targets"][:2]
+    assert peak == bound
+
+
+def test_a_stuck_target_does_not_hold_up_the_others():
+    """One credential's token request hangs (a slow server, a long Retry-After): every other
+    target is published while it hangs, and the run ends once it is released."""
+    pub, secrets, _kv, tokens, _clock = world(concurrency=4)
+    targets = _fleet(secrets, 40)
+    stuck = "ACabcdefg-app-00003"
+    others_done = threading.Event()
+    published = 0
+    lock = threading.Lock()
+    real_put = secrets.put_value
+
+    def put_value(secret_id, value):
+        nonlocal published
+        real_put(secret_id, value)
+        with lock:
+            published += 1
+            if published == len(targets) - 1:
+                others_done.set()
+
+    def on_mint(creds):
+        if creds.client_id == stuck:
+            assert others_done.wait(timeout=30), "the other targets waited for the stuck one"
+
+    secrets.put_value = put_value  # type: ignore[method-assign]
+    tokens.on_mint = on_mint
+    result = pub.run(targets)
+    assert result.counts() == {PUBLISHED: 40, SKIPPED: 0, FAILED: 0}
+
+
+def test_targets_sharing_a_credential_mint_once_per_run_and_version():
+    pub, secrets, _kv, tokens, clock = world(concurrency=4)
+    targets = [PublishTarget(credential_secret_id=CRED, token_secret_id=f"tok-{i}") for i in range(6)]
+    result = pub.run(targets)
+    assert result.counts()[PUBLISHED] == 6
+    assert tokens.mints == 1
+    assert len(set(tokens_published(secrets))) == 1
+    # a new version of the credential (a rotation) never reuses the old one's token
+    secrets.values[CRED] = credential_document("ACabcdefg-app-22222", "rotated-secret-0123456789abcdef")
+    assert pub.run(targets).counts()[PUBLISHED] == 6
+    assert tokens.mints == 2
+    # the next run, once the tokens fall below the threshold: a new token, not the cached one
+    clock.advance(1200 - DEFAULT_THRESHOLD_SECONDS + 1)
+    assert pub.run(targets).counts()[PUBLISHED] == 6
+    assert tokens.mints == 3
 
 
 def test_access_credentials_are_refused_clearly():

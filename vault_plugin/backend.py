@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from rotation.vgs import CreatedServiceAccount, RetryPolicy, VGSHttp, errors
+from rotation.vgs import CreatedServiceAccount, RetryPolicy, TokenCache, VGSHttp, errors
 from vault_plugin.framework import ErrorKind, LogicalBackend, LogicalError, Path, Router, SecretType, SystemView
 from vault_plugin.interface import PeriodicTask
 from vault_plugin.storage import CachingStorage, Storage
@@ -80,6 +80,7 @@ class VGSBackend(LogicalBackend):
         self.mount_id = ""
         self.http = VGSHttp(timeout=10.0, retry=RetryPolicy(max_attempts=3, max_total=20))
         self._clients: VGSClients | None = None
+        self.manager_tokens = TokenCache(clock=self.clock)  # the manager's token, across client rebuilds
         self._locks: dict[str, asyncio.Lock] = {}
         self.in_flight: set[str] = set()
         self.stats: Counter[str] = Counter()  # read by the stats path; never holds a secret
@@ -146,7 +147,7 @@ class VGSBackend(LogicalBackend):
         if config is None:
             raise LogicalError("the engine is not configured: write its credentials to config first")
         if self._clients is None or self._clients.config != config:
-            self._clients = VGSClients(config, self.http, clock=self.clock)
+            self._clients = VGSClients(config, self.http, clock=self.clock, cache=self.manager_tokens)
         return self._clients
 
     def annotations(self, kind: str, role: str, **extra: str) -> dict[str, str]:

@@ -4,6 +4,7 @@ the mapping of VGS failures to caller-facing errors. No path and no backend stat
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -11,7 +12,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rotation.vgs import AccountsClient, CachedTokenAuth, ClientCredentials, Secret, TokenClient, VGSHttp, errors
+from rotation.vgs import (
+    AccountsClient,
+    CachedAuth,
+    CachedTokenAuth,
+    ClientCredentials,
+    Secret,
+    TokenCache,
+    TokenClient,
+    VGSHttp,
+    errors,
+)
 from vault_plugin.framework import ErrorKind, LogicalError
 
 ANNOTATION_PREFIX = "vgs-rotation/"
@@ -79,13 +90,26 @@ class EngineConfig:
 
 class VGSClients:
     """The rotation.vgs clients for one engine configuration (blocking; call from threads).
-    Tokens are dated by the engine's clock, the one that decides when a cached token is stale."""
+    Tokens are dated by the engine's clock, the one that decides when a cached token is stale.
+    With ``cache`` the manager's token outlives these clients (rebuilt whenever the config is
+    re-read), keyed by a fingerprint of the stored credentials: new credentials, new token."""
 
-    def __init__(self, config: EngineConfig, http: VGSHttp, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        http: VGSHttp,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache: TokenCache | None = None,
+    ) -> None:
         self.config = config
         insecure = config.allow_insecure_http
         self.tokens = TokenClient(config.token_url, http=http, allow_insecure_http=insecure, clock=clock)
-        self.manager = CachedTokenAuth(self.tokens, config.credentials, clock=clock)
+        self.manager: CachedTokenAuth | CachedAuth = CachedTokenAuth(self.tokens, config.credentials, clock=clock)
+        if cache is not None:
+            secret = f"{config.client_id}\0{config.client_secret.reveal()}".encode()
+            version = "vault-config:" + hashlib.sha256(secret).hexdigest()[:32]
+            self.manager = cache.auth(self.tokens, config.credentials, version=version)
         self.accounts = AccountsClient(
             config.accounts_url, config.organization_id, auth=self.manager, http=http, allow_insecure_http=insecure
         )

@@ -6,6 +6,7 @@ from rotation.vgs.endpoints import VGSEndpoints, check_url
 from rotation.vgs.http import RetryPolicy, VGSHttp
 from rotation.vgs.probes import CMPProbe, VaultApiProbe
 from rotation.vgs.secret import Secret
+from rotation.vgs.token_cache import CachedAuth, TokenCache, TokenKey
 from rotation.vgs.tokens import AccessToken, CachedTokenAuth, ClientCredentials, TokenClient, TokenClients
 from rotation.vgs.vault_credentials import (
     AccessCredential,
@@ -18,6 +19,7 @@ __all__ = [
     "AccessToken",
     "AccountsClient",
     "CMPProbe",
+    "CachedAuth",
     "CachedTokenAuth",
     "ClientCredentials",
     "CreatedAccessCredential",
@@ -25,8 +27,10 @@ __all__ = [
     "RetryPolicy",
     "Secret",
     "ServiceAccount",
+    "TokenCache",
     "TokenClient",
     "TokenClients",
+    "TokenKey",
     "VGSEndpoints",
     "VGSHttp",
     "VaultApiProbe",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -32,6 +33,12 @@ def check_url(url: str, *, allow_insecure_http: bool = False, what: str = "url")
     """
     if not isinstance(url, str) or not url:
         raise InsecureURL(f"{what} must be a non-empty URL")
+    return _check_url(url, bool(allow_insecure_http), str(what))
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_url(url: str, allow_insecure_http: bool, what: str) -> str:
+    """A pure function, remembered: a publisher run checks the same hosts for every document."""
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url

@@ -1,7 +1,7 @@
 """The one HTTP transport to VGS: timeouts, error mapping and bounded retries.
 
-Retries use exponential backoff with jitter and honour ``Retry-After``. They are bounded
-both in attempts and in total time, and apply only to errors worth retrying (429 and
+Retries use tenacity's exponential backoff with jitter and honour ``Retry-After``. They are
+bounded both in attempts and in total time, and apply only to errors worth retrying (429 and
 "unavailable"). Writes that are not idempotent (creating an account) are retried only when
 the request surely did not reach VGS: a refused connection, a 429 or a 503. A dropped
 connection or a gateway timeout after sending could mean the account exists, so those
@@ -10,8 +10,10 @@ surface to the caller, which knows how to reconcile (see ``rotation.core``).
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import functools
+import http.cookiejar
 import logging
 import random
 import re
@@ -45,9 +47,36 @@ _JWT_LIKE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}
 _LIMIT_WORDS = re.compile(r"maximum number|limit (is )?reached|limit exceeded", re.IGNORECASE)
 
 
+class _RandomExponential(tenacity.wait_random_exponential):
+    """tenacity's randomly widening exponential wait, drawing from the policy's generator
+    (seeded in tests, so a fault schedule replays exactly) instead of the global one."""
+
+    def __init__(self, rng: random.Random, *, multiplier: float, cap: float) -> None:
+        super().__init__(multiplier=multiplier, max=cap)
+        self.rng = rng
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        return self.rng.uniform(self.min, tenacity.wait_exponential.__call__(self, retry_state))
+
+
+class _RetryAfter(tenacity.wait.wait_base):
+    """The server's ``Retry-After`` on a 429 that has one; otherwise ``fallback``."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return max(0.0, error.retry_after)
+        return float(self.fallback(retry_state))
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try. ``sleep`` and ``clock`` are injectable so tests run on virtual time."""
+    """How hard to try. ``sleep``, ``clock`` (elapsed time, for ``max_total``), ``now``
+    (wall time, for an HTTP-date ``Retry-After``) and ``rng`` (jitter) are injectable so
+    tests run on virtual time and replay exactly."""
 
     max_attempts: int = 5
     base_delay: float = 0.25
@@ -58,15 +87,20 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
+    now: Callable[[], float] = time.time
 
-    def backoff(self, attempt: int, error: BaseException | None) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        if isinstance(error, RateLimited) and error.retry_after is not None:
-            return max(0.0, error.retry_after)
-        delay = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        if self.jitter:
-            delay = self.rng.uniform(delay / 2, delay)
-        return float(delay)
+    def wait_strategy(self) -> tenacity.wait.wait_base:
+        """tenacity's exponential backoff (``base_delay * 2**(n-1)``, at most ``max_delay``),
+        with equal jitter (a wait in ``[d/2, d]``: half fixed, half tenacity's random
+        exponential), behind the server's ``Retry-After``."""
+        if not self.jitter:
+            backoff: tenacity.wait.wait_base = tenacity.wait_exponential(multiplier=self.base_delay, max=self.max_delay)
+        else:
+            half, cap = self.base_delay / 2, self.max_delay / 2
+            backoff = tenacity.wait_exponential(multiplier=half, max=cap) + _RandomExponential(
+                self.rng, multiplier=half, cap=cap
+            )
+        return _RetryAfter(backoff)
 
     @classmethod
     def none(cls) -> RetryPolicy:
@@ -87,7 +121,8 @@ def _scrub(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _parse_retry_after(value: str | None) -> float | None:
+def _parse_retry_after(value: str | None, now: Callable[[], float]) -> float | None:
+    """Seconds from ``Retry-After``: a number of seconds, or an HTTP date (``now``: wall time)."""
     if not value:
         return None
     value = value.strip()
@@ -95,10 +130,13 @@ def _parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(value) if value else None
-    if parsed is None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
-    return max(0.0, parsed.timestamp() - time.time())
+    if parsed.tzinfo is None:  # RFC 9110 dates are GMT
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return max(0.0, parsed.timestamp() - now())
 
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
@@ -120,15 +158,16 @@ def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
     return None, str(body.get("message") or body.get("detail") or "")
 
 
-def error_for_response(response: httpx.Response, operation: str) -> VGSError:
-    """Map a non-success response to the taxonomy. The message holds no body verbatim."""
+def error_for_response(response: httpx.Response, operation: str, *, now: Callable[[], float] = time.time) -> VGSError:
+    """Map a non-success response to the taxonomy. The message holds no body verbatim.
+    ``now`` (wall time) turns an HTTP-date ``Retry-After`` into seconds."""
     status = response.status_code
     code, detail = _error_fields(response)
     detail = _scrub(detail)
     described = f"HTTP {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else "")
     kw: dict[str, Any] = {"operation": operation, "status": status, "error_code": code}
     if status == 429:
-        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = _parse_retry_after(response.headers.get("Retry-After"), now)
         return RateLimited(f"rate limited ({described})", retry_after=retry_after, **kw)
     if status in (502, 503, 504):
         return Unavailable(f"VGS unavailable ({described})", **kw)
@@ -179,6 +218,17 @@ def ssl_context(verify: bool | str = True) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=verify if isinstance(verify, str) else certifi.where())
 
 
+class _NoCookies(http.cookiejar.CookieJar):
+    """VGS's APIs use no cookies, and one client serves many credentials: keep none (no
+    state carried from one credential's calls to another's, no cookie parsing per response)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
 class VGSHttp:
     """Shared HTTP client for every VGS call: one connection pool, one retry policy."""
 
@@ -196,7 +246,10 @@ class VGSHttp:
             timeout=timeout,
             verify=ssl_context(verify),
             headers={"User-Agent": f"vgs-rotation/{__version__}"},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            # as many kept alive as may be in use: the publisher runs up to 64 requests at once,
+            # and a connection closed after each request costs a handshake and CPU on the next
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            cookies=_NoCookies(),
         )
         self.request_count = 0
 
@@ -260,19 +313,27 @@ class VGSHttp:
                 return True
             return waited + upcoming > policy.max_total
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            return policy.backoff(state.attempt_number, exc)
-
         def before_sleep(state: tenacity.RetryCallState) -> None:
+            # One WARNING per retry, on ``rotation.vgs``: what failed, how long we wait, and
+            # which attempt of how many (the CLI shows it as a progress line). Operation
+            # names, error classes and statuses only: never a URL query, body or header.
             exc = state.outcome.exception() if state.outcome else None
+            status = getattr(exc, "status", None)
+            what = type(exc).__name__ + (f", HTTP {status}" if status else "")
             log.warning(
-                "vgs call failed, retrying",
+                "%s failed (%s); retrying in %.1f s (attempt %d of %d)",
+                operation,
+                what,
+                state.upcoming_sleep,
+                state.attempt_number + 1,
+                policy.max_attempts,
                 extra={
                     "operation": operation,
                     "attempt": state.attempt_number,
+                    "next_attempt": state.attempt_number + 1,
+                    "max_attempts": policy.max_attempts,
                     "error": type(exc).__name__,
-                    "status": getattr(exc, "status", None),
+                    "status": status,
                     "wait_seconds": round(state.upcoming_sleep, 3),
                     "max_attempts": policy.max_attempts,
                     "detail": str(exc),  # VGSError texts hold no secret (see errors.py)
@@ -281,7 +342,7 @@ class VGSHttp:
 
         retrying = tenacity.Retrying(
             stop=stop,
-            wait=wait,
+            wait=policy.wait_strategy(),
             retry=tenacity.retry_if_exception(should_retry),
             sleep=policy.sleep,
             before_sleep=before_sleep,
@@ -336,4 +397,4 @@ class VGSHttp:
         )
         if response.status_code in ok:
             return response
-        raise error_for_response(response, operation)
+        raise error_for_response(response, operation, now=self.retry.now)

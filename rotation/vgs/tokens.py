@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
@@ -104,29 +102,34 @@ class AccessToken:
         }
 
 
-def _unverified_claims(raw: str) -> dict[str, Any]:
-    """The JWT's payload without a signature check: no crypto import needed on the hot path."""
-    try:
-        segment = raw.split(".")[1]
-        payload = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (IndexError, ValueError, UnicodeDecodeError):
-        return {}
-    return payload if isinstance(payload, dict) else {}
+_SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 
 
 def _decode_claims(raw: str, *, key: Any = None, audience: Any = None) -> dict[str, Any]:
-    if key is None:
-        claims = _unverified_claims(raw)
-    else:
-        import jwt
+    """The JWT's claims, read by pyjwt: verified against ``key`` when one is given (signature,
+    and ``aud`` when ``audience`` is set), otherwise unverified (see :class:`TokenClient`).
+    An unverified token that pyjwt cannot read yields no claims (the caller's checks then
+    fail on what is missing); a verified one raises ``jwt.PyJWTError``.
 
+    pyjwt is imported here, at the first mint: it loads ``cryptography``, which a Lambda
+    cold start should pay only when a token is minted."""
+    import jwt
+
+    if key is None:
+        try:
+            claims: Any = jwt.decode(raw, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return {}
+    else:
         claims = jwt.decode(
             raw,
             key=key,
-            algorithms=["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"],
+            algorithms=_SIGNING_ALGORITHMS,
             options={"verify_aud": audience is not None, "verify_exp": False},
             audience=audience,
         )
+    if not isinstance(claims, dict):
+        return {}
     return {k: v for k, v in claims.items() if k in _KEPT_CLAIMS or k == "resource_access"}
 
 
@@ -134,9 +137,19 @@ class TokenClient:
     """Mints access tokens with the client_credentials grant.
 
     ``auth_method="post"`` sends the credentials in the form body (what VGS documents);
-    ``"basic"`` uses HTTP Basic client authentication. With ``verify_signature`` the JWT is
-    checked against ``jwks_url`` (keys cached by pyjwt); otherwise claims are read unverified,
-    which is fine for a token that just came over TLS from the token server.
+    ``"basic"`` uses HTTP Basic client authentication.
+
+    What is verified when (claims are always read with pyjwt):
+
+    - with ``verify_signature`` (needs ``jwks_url``): the JWT's signature against the token
+      server's JWKS (keys cached by pyjwt), and ``aud`` when ``audience`` is given; a token
+      that fails is refused (:class:`TokenValidationError`). ``exp`` is not checked here:
+      expiry is decided from the response's ``expires_in`` on this host's clock;
+    - without it: nothing cryptographic. The claims (``azp``, ``scope``,
+      ``resource_access``) are read unverified, which is sound only because the token just
+      came over verified TLS from the configured token server. :meth:`AccessToken.check`'s
+      ``azp`` and scope checks then guard against a misconfigured server or client id, not
+      against a forged token.
     """
 
     def __init__(

@@ -23,7 +23,7 @@ import copy
 import uuid
 from dataclasses import dataclass, field
 
-from rotation.stores import CURRENT, PENDING, PREVIOUS, SecretDescription, StoreError
+from rotation.stores import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretVersion, StoreError
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -103,6 +103,12 @@ class MemorySecretStore:
         return SecretDescription(arn=s.arn, name=s.name, rotation_enabled=s.rotation_enabled, versions=versions)
 
     def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
+        found = self.get_version(secret_id, version_id=version_id, stage=stage)
+        return None if found is None else found.value
+
+    def get_version(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> SecretVersion | None:
         self.calls += 1
         if secret_id not in self.secrets and not any(x.name == secret_id for x in self.secrets.values()):
             return None  # ResourceNotFoundException, which AwsSecretStore answers with None
@@ -113,9 +119,9 @@ class MemorySecretStore:
             if version_id is None:
                 return None
         version = s.versions.get(version_id)
-        if version is None or (stage is not None and stage not in version.stages):
+        if version is None or version.value is None or (stage is not None and stage not in version.stages):
             return None
-        return version.value
+        return SecretVersion(version_id, version.value)
 
     def put_pending(self, secret_id: str, version_id: str, value: str, *, rotation_token: str | None = None) -> None:
         self.calls += 1
