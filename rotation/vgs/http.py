@@ -335,7 +335,6 @@ class VGSHttp:
                     "error": type(exc).__name__,
                     "status": status,
                     "wait_seconds": round(state.upcoming_sleep, 3),
-                    "max_attempts": policy.max_attempts,
                     "detail": str(exc),  # VGSError texts hold no secret (see errors.py)
                 },
             )
