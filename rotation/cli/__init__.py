@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "status": "rotation.cli.rotate_cmd:status",
     "demo": "rotation.cli.demo_cmd:demo",
     "publish": "rotation.cli.publish_cmd:publish",
+    "doctor": "rotation.cli.doctor_cmd:doctor",
 }
 
 
