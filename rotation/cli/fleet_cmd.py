@@ -64,6 +64,9 @@ def run_fleet(
 ) -> None:
     from rotation.cli.doctor_cmd import build_tools, read_publish_config
     from rotation.health.fleet import FleetOptions, FleetTools, survey
+    from rotation.issuers import default_issuer_factory
+    from rotation.vgs import RetryPolicy
+    from rotation.vgs.shared_reads import SharedReads
 
     tools = build_tools(http_timeout, vault_addr, pool=concurrency)
     options = FleetOptions(
@@ -72,7 +75,13 @@ def run_fleet(
         check_vgs=not no_vgs,
         publish=read_publish_config(publish_config) if publish_config else None,
     )
-    report = survey(FleetTools(tools.store, tools.catalog, tools.issuers, tools.kv), options)
+    # one listing per organization or vault and one token per manager, however many secrets
+    reads = SharedReads(timeout=http_timeout, retry=RetryPolicy(max_attempts=3, max_total=http_timeout * 2))
+    issuers = default_issuer_factory(http_timeout=http_timeout, http_factory=reads.http)
+    try:
+        report = survey(FleetTools(tools.store, tools.catalog, issuers, tools.kv), options)
+    finally:
+        reads.close()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:

@@ -218,14 +218,8 @@ class Canary:
         try:
             self.issuer.delete(ref)
         except checks.LOOK_ERRORS as exc:
-            self.add(
-                checks.from_error(
-                    cid,
-                    title,
-                    exc,
-                    f"{ref} was left behind: `vgs-rotate doctor --canary` or `vgs-rotate cleanup SECRET_ID` removes it",
-                )
-            )
+            left = f"{ref} was left behind: `vgs-rotate doctor --canary` or `vgs-rotate cleanup SECRET_ID` removes it"
+            self.add(checks.from_error(cid, title, exc, left, unknown_fix=left))
             return
         self.result.left_behind = None
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rotation.document import DocumentError, SecretDocument, parse_document, parse_manager
@@ -25,6 +25,7 @@ from rotation.health.configuration import FUNCTION_MARK
 from rotation.health.history import History, derive
 from rotation.health.publication import DEFAULT_MIN_REMAINING, Published, from_config, read
 from rotation.health.secret_view import SecretView, look
+from rotation.health.snapshot import SnapshotStore
 from rotation.issuers import IssuerFactory
 from rotation.publisher import PublishConfig
 from rotation.stores import CURRENT, PENDING, KVStore, SecretStore
@@ -139,10 +140,11 @@ def survey(tools: FleetTools, options: FleetOptions = FleetOptions()) -> FleetRe
     """Find this project's secrets and survey each; then the capacity of each organization and vault."""
     began = time.perf_counter()
     found = sorted((i for i in tools.catalog.list_all() if is_ours(i, options.functions)), key=lambda i: i.name)
+    snapshot = replace(tools, store=SnapshotStore(tools.store, found))
     workers = max(1, min(options.concurrency, len(found)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vgs-fleet") as pool:
-        rows = list(pool.map(lambda info: _survey_one(tools, options, info), found))
-        capacity, errors = _capacity(tools, options, rows, pool)
+        rows = list(pool.map(lambda info: _survey_one(snapshot, options, info), found))
+        capacity, errors = _capacity(snapshot, options, rows, pool)
     return FleetReport(rows, capacity, errors, time.perf_counter() - began)
 
 
@@ -152,8 +154,9 @@ def survey(tools: FleetTools, options: FleetOptions = FleetOptions()) -> FleetRe
 def _survey_one(tools: FleetTools, options: FleetOptions, info: SecretInfo) -> Row:
     row = Row(info, kind=info.kind_tag)
     now = tools.clock()
-    try:
-        raw = tools.store.get_value(info.arn, stage=CURRENT)
+    pending, current = info.version_with(PENDING), info.version_with(CURRENT)
+    try:  # by version id, as inspect reads it: one read for both
+        raw = tools.store.get_value(info.arn, version_id=current) if current else None
         row.doc = parse_document(raw) if raw is not None else None
         if raw is None:
             row.problems.append("AWSCURRENT has no value")
@@ -168,7 +171,7 @@ def _survey_one(tools: FleetTools, options: FleetOptions, info: SecretInfo) -> R
         row.kind = doc.kind
         row.capacity_key = _capacity_key(doc)
     view = _view(tools, options, info, row)
-    pending, current = info.version_with(PENDING), info.version_with(CURRENT)
+    row.stuck_pending = pending if pending and pending != current else None
     needs_dates = (pending and pending != current) or (info.last_rotated is None and doc and doc.rotation)
     dates = None
     if needs_dates:
@@ -185,7 +188,6 @@ def _survey_one(tools: FleetTools, options: FleetOptions, info: SecretInfo) -> R
         )
         row.problems.append(f"last rotation {row.history.outcome}: {row.history.detail} ({fix})")
     if view is not None:
-        row.stuck_pending = view.stuck_pending
         row.orphans = view.orphans
         if view.orphans:
             row.problems.append(
@@ -196,15 +198,17 @@ def _survey_one(tools: FleetTools, options: FleetOptions, info: SecretInfo) -> R
             row.problems.append(
                 f"the AWSCURRENT credential {current_view.credential} no longer exists at VGS: rotate now"
             )
-        if options.check_vgs:
-            row.errors += list(view.errors)
+        row.errors += list(view.errors)
     _published(tools, options, row, now)
     return row
 
 
 def _view(tools: FleetTools, options: FleetOptions, info: SecretInfo, row: Row) -> SecretView | None:
+    """What inspect says (orphans, the credentials at VGS); without VGS there is nothing to add."""
+    if not options.check_vgs or row.doc is None:
+        return None
     try:
-        return look(tools.store, tools.issuers if options.check_vgs and row.doc else None, info.arn)
+        return look(tools.store, tools.issuers, info.arn)
     except checks.LOOK_ERRORS as exc:
         row.errors.append(f"cannot inspect: {exc}")
         return None
