@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 
 from rotation.vgs import VaultCredentialsClient
+from tests import bao_server
 from tests.doctor_helpers import add_orphan, annotated_for, fill_accounts, moto_dates_versions, vgs_rotate
 from tests.helpers import assert_no_secret
 from tests.rotation_harness import backend, make_world, manager_stack, sm, start_rotation
+
+bao = bao_server.bao  # the OpenBao dev server fixture
 
 EVERY_CHECK = {
     "document", "rotation", "fleet-tag", "host:token_url", "host:accounts_url", "host:cmp_url", "host:jwks_url",
@@ -273,7 +276,7 @@ def _publish(world: Any, token_secret: str, clock: Any = time.time) -> None:
     assert result.ok, result.as_dict()
 
 
-def test_published_token_fresh_stale_and_of_another_client(emulator, moto_url, tmp_path):
+def test_published_token_fresh_stale_and_of_another_client(emulator, moto_url, tmp_path, leak_check):
     world = make_world(emulator)
     token_secret = sm().create_secret(Name=f"{world.secret_arn.split(':')[-1]}-token")["ARN"]
     _publish(world, token_secret, clock=lambda: time.time() - 1150)  # a 1200 s token with 50 s left
@@ -293,6 +296,7 @@ def test_published_token_fresh_stale_and_of_another_client(emulator, moto_url, t
     assert check["status"] == "failed" and check["data"]["state"] == "other-client"
     published = json.loads(sm().get_secret_value(SecretId=token_secret)["SecretString"])
     assert_no_secret(stale.output + fresh.output + behind.output, published["access_token"])
+    leak_check(published["access_token"], *world.document().secret_values())
 
 
 # --------------------------------------------------------------------------- unknown
@@ -339,3 +343,25 @@ def test_unknown_secret_is_one_line(moto_url):
     assert ran.code == 1 and ran.stdout == ""
     assert ran.stderr.startswith("vgs-rotate: error:") and "not found" in ran.stderr
     assert len(ran.stderr.splitlines()) == 1
+
+
+@pytest.mark.bao
+def test_published_token_at_a_vault_path(emulator, moto_url, bao, monkeypatch):
+    from rotation.publisher import Publisher, PublishTarget
+    from rotation.vault_store import VaultKV
+
+    monkeypatch.setenv("VAULT_TOKEN", bao.token)
+    world = make_world(emulator)
+    path = f"secret/vgs/doctor-{time.time_ns()}"
+    missing = doctor(world, "--vault-path", path, "--vault-addr", bao.url)
+    assert missing.statuses()[f"published:kv:{path}"] == "failed" and missing.code == 1
+    from rotation.aws_store import AwsSecretStore
+
+    publisher = Publisher(secrets=AwsSecretStore(sm()), kv=VaultKV(url=bao.url, token=bao.token))
+    assert publisher.run([PublishTarget(credential_secret_id=world.secret_arn, vault_path=path)]).ok
+    fresh = doctor(world, "--vault-path", path, "--vault-addr", bao.url)
+    assert fresh.statuses()[f"published:kv:{path}"] == "ok" and fresh.code == 0, fresh.output
+    monkeypatch.setenv("VAULT_TOKEN", "not-a-token-" + "x" * 16)
+    refused = doctor(world, "--vault-path", path, "--vault-addr", bao.url)
+    assert refused.statuses()[f"published:kv:{path}"] == "failed"
+    assert "not-a-token" not in refused.output

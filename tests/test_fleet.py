@@ -78,7 +78,7 @@ def _publish(world: Any, token_secret: str, clock: Any) -> None:
     assert build_publisher(config, clock=clock).run(config.targets).ok
 
 
-def test_status_all_rows_say_what_aws_and_vgs_say(emulator, moto_url, monkeypatch, tmp_path):
+def test_status_all_rows_say_what_aws_and_vgs_say(emulator, moto_url, monkeypatch, tmp_path, leak_check):
     moto_dates_versions(monkeypatch)
     healthy = make_world(emulator)
     healthy.rotate()
@@ -130,6 +130,7 @@ def test_status_all_rows_say_what_aws_and_vgs_say(emulator, moto_url, monkeypatc
     for world in (healthy, stuck, orphaned, published):
         secrets += world.document().secret_values()
     assert_no_secret(ran.output + text.output, *secrets)
+    leak_check(*secrets)
 
 
 def test_a_shared_answer_never_hides_a_wrong_manager(emulator, moto_url):
