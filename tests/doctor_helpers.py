@@ -112,3 +112,18 @@ def moto_dates_versions(monkeypatch: Any) -> None:
         return json.dumps({"ARN": secret.arn, "Name": secret.name, "NextToken": "", "Versions": versions})
 
     monkeypatch.setattr(SecretsManagerBackend, "list_secret_version_ids", list_secret_version_ids)
+
+
+def publish_token(world: Any, token_secret: str, clock: Any = None) -> None:
+    """One run of the real publisher for ``world``'s secret into ``token_secret``; ``clock``
+    set in the past publishes a token that is already old."""
+    import time
+
+    from rotation.publish_stores import build_publisher
+    from rotation.publisher import PublishConfig
+
+    config = PublishConfig.from_mapping(
+        {"targets": [{"credential_secret_id": world.secret_arn, "token_secret_id": token_secret}]}
+    )
+    result = build_publisher(config, clock=clock or time.time).run(config.targets)
+    assert result.ok, result.as_dict()

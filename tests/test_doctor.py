@@ -13,7 +13,14 @@ import pytest
 
 from rotation.vgs import VaultCredentialsClient
 from tests import bao_server
-from tests.doctor_helpers import add_orphan, annotated_for, fill_accounts, moto_dates_versions, vgs_rotate
+from tests.doctor_helpers import (
+    add_orphan,
+    annotated_for,
+    fill_accounts,
+    moto_dates_versions,
+    publish_token,
+    vgs_rotate,
+)
 from tests.helpers import assert_no_secret
 from tests.rotation_harness import backend, make_world, manager_stack, sm, start_rotation
 
@@ -265,25 +272,14 @@ def test_awsprevious_deleted_outside_the_rotation_fails_under_next_rotation(emul
 # --------------------------------------------------------------------------- the published token
 
 
-def _publish(world: Any, token_secret: str, clock: Any = time.time) -> None:
-    from rotation.publish_stores import build_publisher
-    from rotation.publisher import PublishConfig
-
-    config = PublishConfig.from_mapping(
-        {"targets": [{"credential_secret_id": world.secret_arn, "token_secret_id": token_secret}]}
-    )
-    result = build_publisher(config, clock=clock).run(config.targets)
-    assert result.ok, result.as_dict()
-
-
 def test_published_token_fresh_stale_and_of_another_client(emulator, moto_url, tmp_path, leak_check):
     world = make_world(emulator)
     token_secret = sm().create_secret(Name=f"{world.secret_arn.split(':')[-1]}-token")["ARN"]
-    _publish(world, token_secret, clock=lambda: time.time() - 1150)  # a 1200 s token with 50 s left
+    publish_token(world, token_secret, clock=lambda: time.time() - 1150)  # a 1200 s token with 50 s left
     stale = doctor(world, "--token-secret", token_secret)
     assert not_ok(stale) == {f"published:sm:{token_secret}": "failed"} and stale.code == 1
     assert "publish" in stale.report()["checks"][-1]["fix"]
-    _publish(world, token_secret)
+    publish_token(world, token_secret)
     fresh = doctor(world, "--token-secret", token_secret)
     assert fresh.code == 0, fresh.output
     world.rotate()  # the publisher has not run since: the published token is the old client's
@@ -314,7 +310,7 @@ def test_vgs_unavailable_is_unknown_never_ok(emulator, moto_url):
     report = ran.report()
     assert report["verdict"] == "unknown" and report["errors"]
     capacity = next(c for c in report["checks"] if c["id"] == "capacity")
-    assert capacity["status"] == "unknown"
+    assert capacity["status"] == "unknown" and capacity["data"]["used"] is None  # null, never a guess
     text = doctor(world, json_out=False)
     assert (
         text.code == 4 and text.stderr.startswith("vgs-rotate: error: doctor:") and len(text.stderr.splitlines()) == 1

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rotation.document import example_document
-from tests.doctor_helpers import add_orphan, moto_dates_versions, vgs_rotate
+from tests.doctor_helpers import add_orphan, moto_dates_versions, publish_token, vgs_rotate
 from tests.helpers import assert_no_secret
 from tests.rotation_harness import backend, make_world, sm, start_rotation
 
@@ -68,16 +68,6 @@ def test_status_all_pages_through_hundreds_and_finds_exactly_ours(moto_url):
     assert "s" * 40 not in ran.output + text.output
 
 
-def _publish(world: Any, token_secret: str, clock: Any) -> None:
-    from rotation.publish_stores import build_publisher
-    from rotation.publisher import PublishConfig
-
-    config = PublishConfig.from_mapping(
-        {"targets": [{"credential_secret_id": world.secret_arn, "token_secret_id": token_secret}]}
-    )
-    assert build_publisher(config, clock=clock).run(config.targets).ok
-
-
 def test_status_all_rows_say_what_aws_and_vgs_say(emulator, moto_url, monkeypatch, tmp_path, leak_check):
     moto_dates_versions(monkeypatch)
     healthy = make_world(emulator)
@@ -90,7 +80,7 @@ def test_status_all_rows_say_what_aws_and_vgs_say(emulator, moto_url, monkeypatc
     orphan = add_orphan(emulator, orphaned.secret_arn)
     published = make_world(emulator)
     token_secret = sm().create_secret(Name=f"vgs/tokens/{uuid.uuid4().hex[:6]}")["ARN"]
-    _publish(published, token_secret, clock=lambda: time.time() - 1150)  # 50 s of life left: stale
+    publish_token(published, token_secret, clock=lambda: time.time() - 1150)  # 50 s of life left: stale
     config = tmp_path / "publish.json"
     config.write_text(json.dumps({"targets": [
         {"credential_secret_id": published.secret_arn, "token_secret_id": token_secret},

@@ -129,22 +129,9 @@ class Canary:
             return None
         self.result.created = True
         self.result.left_behind = created.credential_ref  # until deleted
-        name = f" named {self._name(version)}" if self.doc.kind == "service-account" else ""
-        self.add(
-            checks.ok(
-                cid,
-                title,
-                f"{created.credential_ref}{name}, annotated as a rotation's (version {version})",
-                credential=created.credential_ref,
-                version=version,
-            )
-        )
+        detail = f"{created.credential_ref}, named and annotated by the rotation's own issuer (version {version})"
+        self.add(checks.ok(cid, title, detail, credential=created.credential_ref, version=version))
         return created
-
-    def _name(self, version: str) -> str:
-        import hashlib
-
-        return f"{self.doc.name}-{hashlib.sha256(version.encode()).hexdigest()[:8]}"
 
     def _annotations(self, ref: str, version: str) -> None:
         cid, title = "canary-annotations", "annotations come back on list"

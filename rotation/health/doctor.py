@@ -127,8 +127,7 @@ class _Session:
         self.add(secret_check)
         token: AccessToken | None = None
         if creds is None:
-            for cid, title in _NEEDS_MANAGER:
-                self.add(checks.blocked(cid, title, "the manager secret is not readable"))
+            self._blocked("the manager secret is not readable", _NEEDS_MANAGER)
         else:
             token_check, token = manager.manager_token(doc, creds, tools.http)
             self.add(token_check)
@@ -145,8 +144,7 @@ class _Session:
         tools, doc, info = self.tools, self.doc, self.info
         listed = None
         if creds is not None and token is None:
-            for cid, title in _NEEDS_MANAGER[1:]:
-                self.add(checks.blocked(cid, title, "the manager cannot mint a token"))
+            self._blocked("the manager cannot mint a token", _NEEDS_MANAGER[1:])
         elif creds is not None:
             self.issuer = tools.issuers(doc, creds, info.arn)
             listing, listed = manager.inventory(self.issuer, doc)
@@ -165,6 +163,11 @@ class _Session:
             min_remaining=self.options.min_remaining,
         )
         self.report.checks += canary
+
+    def _blocked(self, because: str, which: tuple[tuple[str, str], ...]) -> None:
+        for cid, title in which:
+            blocked = checks.blocked(cid, title, because)
+            self.add(manager.capacity_unknown(self.doc, because) if cid == "capacity" else blocked)
 
     def _leftovers(self, vgs_usable: bool, listed: manager.Inventory | None) -> None:
         tools = self.tools
