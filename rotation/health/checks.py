@@ -110,9 +110,19 @@ def from_error(cid: str, title: str, exc: BaseException, fix: str, *, unknown_fi
     return failed(cid, title, str(exc), fix)
 
 
+FIX_ABOVE = "fix the check above first"
+
+
 def blocked(cid: str, title: str, because: str) -> Check:
     """A check that could not run because an earlier one did not pass."""
-    return unknown(cid, title, f"not checked: {because}", "fix the check above first")
+    return unknown(cid, title, f"not checked: {because}", FIX_ABOVE)
+
+
+def naming(check: Check, secret: str) -> Check:
+    """``check`` with the placeholder ``SECRET_ID`` in its fix replaced by the secret's name."""
+    if not check.fix or "SECRET_ID" not in check.fix:
+        return check
+    return Check(check.id, check.title, check.status, check.detail, check.fix.replace("SECRET_ID", secret), check.data)
 
 
 def verdict(checks: Iterable[Check]) -> Status:

@@ -101,9 +101,11 @@ def diagnose(secret_id: str, tools: Tools, options: Options = Options()) -> Repo
         report.checks += [
             checks.blocked(cid, title, "the secret document does not parse") for cid, title in _NEEDS_DOCUMENT
         ]
+        report.checks = [checks.naming(c, info.name) for c in report.checks]
         return report
     report.checks += hosts.check_hosts(doc, tools.http)
     _Session(tools, options, info, doc, report).run()
+    report.checks = [checks.naming(c, info.name) for c in report.checks]
     return report
 
 
@@ -166,8 +168,10 @@ class _Session:
 
     def _blocked(self, because: str, which: tuple[tuple[str, str], ...]) -> None:
         for cid, title in which:
-            blocked = checks.blocked(cid, title, because)
-            self.add(manager.capacity_unknown(self.doc, because) if cid == "capacity" else blocked)
+            if cid == "capacity":
+                self.add(manager.capacity_unknown(self.doc, because))
+            else:
+                self.add(checks.blocked(cid, manager.list_title(self.doc) if cid == "manager-list" else title, because))
 
     def _leftovers(self, vgs_usable: bool, listed: manager.Inventory | None) -> None:
         tools = self.tools

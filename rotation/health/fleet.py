@@ -200,6 +200,7 @@ def _survey_one(tools: FleetTools, options: FleetOptions, info: SecretInfo) -> R
             )
         row.errors += list(view.errors)
     _published(tools, options, row, now)
+    row.problems = [p.replace("SECRET_ID", info.name) for p in row.problems]
     return row
 
 

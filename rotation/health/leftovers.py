@@ -52,9 +52,7 @@ def orphans(view: SecretView, listed: Inventory | None) -> checks.Check:
     cid, title = "orphans", "no orphaned credentials"
     if view.orphans is None:
         why = "; ".join(view.errors) or "VGS was not listed"
-        return checks.unknown(
-            cid, title, f"unknown: {why}", "fix the manager checks above, then run doctor again", orphans=None
-        )
+        return checks.unknown(cid, title, f"unknown: {why}", "fix the manager checks above first", orphans=None)
     if not view.orphans:
         return checks.ok(cid, title, "every credential made for this secret is used by a version", orphans=[])
     canaries = canary_leftovers(listed) & set(view.orphans)

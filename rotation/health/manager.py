@@ -109,7 +109,11 @@ def _scope_id(doc: SecretDocument) -> str:
 def capacity_unknown(doc: SecretDocument, because: str) -> checks.Check:
     """The capacity line when the listing did not happen: its values are null."""
     unseen = Capacity(doc.kind, _scope_id(doc), None)
-    return checks.unknown("capacity", "capacity", f"not checked: {because}", "fix the line above", **unseen.as_dict())
+    return checks.unknown("capacity", "capacity", f"not checked: {because}", checks.FIX_ABOVE, **unseen.as_dict())
+
+
+def list_title(doc: SecretDocument) -> str:
+    return "manager lists " + ("service accounts" if doc.kind == "service-account" else "access credentials")
 
 
 def inventory(issuer: Issuer, doc: SecretDocument) -> tuple[list[checks.Check], Inventory | None]:
@@ -117,7 +121,7 @@ def inventory(issuer: Issuer, doc: SecretDocument) -> tuple[list[checks.Check], 
     what = "service accounts" if doc.kind == "service-account" else "access credentials"
     where = f"organization {doc.organization_id}" if doc.kind == "service-account" else f"vault {doc.vault_id}"
     scope_id = _scope_id(doc)
-    cid, title = "manager-list", f"manager lists {what}"
+    cid, title = "manager-list", list_title(doc)
     try:
         owned, present = issuer.inventory()
     except checks.LOOK_ERRORS as exc:
