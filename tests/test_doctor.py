@@ -240,6 +240,18 @@ def test_manual_only_secret_says_so_and_needs_the_fleet_tag(emulator, moto_url):
     assert doctor(world).code == 0
 
 
+def test_a_seed_document_is_ready_for_its_first_rotation(emulator, moto_url):
+    """The SAM example starts as a seed: a placeholder credential that VGS does not have."""
+    world = make_world(emulator)
+    rewrite_document(world, client_id="seed-not-a-credential", client_secret="seed-not-a-credential")
+    ran = doctor(world)
+    assert ran.code == 0, ran.output
+    current = next(c for c in ran.report()["checks"] if c["id"] == "current-credential")
+    assert current["status"] == "skipped" and current["data"]["seed"] is True
+    world.rotate()
+    assert doctor(world).code == 0
+
+
 def test_rotation_function_set_but_disabled(emulator, moto_url):
     world = make_world(emulator)
     backend().secrets[world.secret_arn].rotation_enabled = False

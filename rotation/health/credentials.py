@@ -46,6 +46,23 @@ def current(issuers: IssuerFactory, doc: SecretDocument, manager: ManagerCredent
     return checks.ok(cid, title, f"{doc.credential_ref} {_what_works(doc)}")
 
 
+def is_placeholder(doc: SecretDocument) -> bool:
+    """A seed document's placeholder (the SAM example starts so): a client id VGS cannot have
+    issued, since VGS's begin with the organization id's first 9 characters and a dash."""
+    org = doc.organization_id or ""
+    return doc.kind == "service-account" and bool(org) and not (doc.client_id or "").startswith(org[:9] + "-")
+
+
+def seed(doc: SecretDocument) -> checks.Check:
+    """AWSCURRENT holds a placeholder: the first rotation creates the credential."""
+    return checks.skipped(
+        "current-credential", "AWSCURRENT works",
+        f"a seed: {doc.credential_ref} is a placeholder, not a VGS account; the first rotation creates the "
+        "credential (consumers have none until then)",
+        seed=True,
+    )  # fmt: skip
+
+
 def previous(
     store: SecretStore,
     issuers: IssuerFactory,
@@ -70,6 +87,8 @@ def previous(
     ref = doc.credential_ref
     if ref == current_doc.credential_ref:
         return checks.skipped(cid, title, "AWSPREVIOUS holds the same credential as AWSCURRENT")
+    if is_placeholder(doc):
+        return checks.skipped(cid, title, f"AWSPREVIOUS holds the seed's placeholder {ref}: nothing to keep working")
     if current_doc.revoke == "immediate":
         if listed is None:
             return checks.unknown(cid, title, f"revoke immediate: whether {ref} is gone is not known (VGS not listed)")

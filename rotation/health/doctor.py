@@ -151,7 +151,10 @@ class _Session:
             self.issuer = tools.issuers(doc, creds, info.arn)
             listing, listed = manager.inventory(self.issuer, doc)
             self.report.checks += listing
-        self.add(credentials.current(tools.issuers, doc, creds, info.arn))
+        if credentials.is_placeholder(doc):
+            self.add(credentials.seed(doc))
+        else:
+            self.add(credentials.current(tools.issuers, doc, creds, info.arn))
         self.add(credentials.previous(tools.store, tools.issuers, doc, creds, info.arn, listed))
         canary: list[Check] = []
         if self.options.canary:  # before the leftovers look: it removes earlier canaries' leftovers

@@ -22,6 +22,7 @@ from rotation.health import checks
 from rotation.health.capacity import Capacity
 from rotation.health.catalog import KIND_TAG, SecretCatalog, SecretInfo
 from rotation.health.configuration import FUNCTION_MARK
+from rotation.health.credentials import is_placeholder
 from rotation.health.history import History, derive
 from rotation.health.publication import DEFAULT_MIN_REMAINING, Published, from_config, read
 from rotation.health.secret_view import SecretView, look
@@ -194,7 +195,8 @@ def _survey_one(tools: FleetTools, options: FleetOptions, info: SecretInfo) -> R
                 f"{len(view.orphans)} orphan(s): {', '.join(view.orphans)} (`vgs-rotate cleanup SECRET_ID`)"
             )
         current_view = view.current
-        if current_view is not None and current_view.at_vgs == "absent":
+        seed = doc is not None and is_placeholder(doc)  # the first rotation creates its credential
+        if current_view is not None and current_view.at_vgs == "absent" and not seed:
             row.problems.append(
                 f"the AWSCURRENT credential {current_view.credential} no longer exists at VGS: rotate now"
             )
