@@ -95,7 +95,10 @@ def doctor(
     http_timeout: float,
 ) -> None:
     """Check everything the next rotation of SECRET_ID needs, and report each problem with
-    what to do. Read-only, except --canary. Never prints a secret or a token."""
+    what to do. Read-only, except --canary. Never prints a secret or a token.
+
+    Exit 0: every check passed; 1: a check failed (✗); 4: none failed but one could not
+    check (?)."""
     from rotation.health.doctor import Options, diagnose
     from rotation.health.publication import Destination, from_config
 
