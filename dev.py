@@ -4,7 +4,8 @@
     python3 dev.py demo      # the rotation demo on the embedded emulator and moto's server
     python3 dev.py test      # the whole test suite
     python3 dev.py check     # ruff and mypy
-    python3 dev.py run ARGS  # any vgs-rotate command inside the project environment
+    python3 dev.py run ARGS  # any vgs-rotate command inside the project environment, from
+                             # the directory you are in (relative paths are yours)
 
 It creates ``.venv`` beside this file, installs the project with its test extras (again
 only when pyproject.toml changed), then runs the command inside that environment.
@@ -43,10 +44,12 @@ def _ensure_env() -> None:
     STAMP.write_text(wanted)
 
 
-def _run(argv: list[str]) -> int:
+def _run(argv: list[str], *, here: bool = False) -> int:
+    """Run ``argv`` in the environment: from the repository root, or (``here``) from the
+    caller's directory, so that ``dev.py run ... --config good.json`` finds the file."""
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(argv, cwd=ROOT, env=env).returncode
+    return subprocess.run(argv, cwd=None if here else ROOT, env=env).returncode
 
 
 def main(args: list[str]) -> int:
@@ -65,7 +68,7 @@ def main(args: list[str]) -> int:
         code |= _run([py, "-m", "ruff", "format", "--check", "."])
         return code | _run([py, "-m", "mypy", "rotation", "vault_plugin", "infra"])
     if command == "run":
-        return _run([py, "-m", "rotation.cli", *rest])
+        return _run([py, "-m", "rotation.cli", *rest], here=True)
     print(f"dev.py: unknown command {command!r}; try 'python3 dev.py help'", file=sys.stderr)
     return 2
 

@@ -250,7 +250,8 @@ class Rotation:
                         ) from None
                     delay = min(16.0, 2.0 ** (attempt - 1))
                     log.warning(
-                        "testSecret: not accepted yet, retrying", extra={"attempt": attempt, "wait_seconds": delay}
+                        "testSecret: not accepted yet, retrying",
+                        extra={"attempt": attempt, "wait_seconds": delay, "max_attempts": attempts, "detail": str(exc)},
                     )
                     self.sleep(delay)
                 except (errors.VGSError, ValueError) as exc:

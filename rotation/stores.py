@@ -50,12 +50,49 @@ class SecretDescription:
     name: str
     rotation_enabled: bool
     versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # version id -> stages
+    rotation_function: str | None = None  # RotationLambdaARN, when the store knows it
 
     def version_with(self, stage: str) -> str | None:
         return next((v for v, stages in self.versions.items() if stage in stages), None)
 
     def stages_of(self, version_id: str) -> tuple[str, ...]:
         return self.versions.get(version_id, ())
+
+
+@dataclass(frozen=True)
+class SecretSettings(SecretDescription):
+    """A secret's description plus what an operator configures on it: key, tags, rotation."""
+
+    kms_key_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    rotation_lambda_arn: str | None = None
+    schedule_expression: str | None = None
+    scheduled_for_deletion: bool = False
+
+
+class SecretAdmin(Protocol):
+    """Creating and configuring secrets, for onboarding (``vgs-rotate adopt``). The rotation
+    itself never needs this: it only reads, stores versions and moves stages."""
+
+    def settings(self, secret_id: str) -> SecretSettings | None:
+        """The secret's versions, key, tags and rotation; None when no such secret exists."""
+        ...
+
+    def create_secret(
+        self, name: str, value: str | None, *, kms_key_id: str | None, tags: Mapping[str, str], description: str
+    ) -> str:
+        """Create the secret (with ``value`` as AWSCURRENT, or no version when None); return its ARN."""
+        ...
+
+    def tag_secret(self, secret_id: str, tags: Mapping[str, str]) -> None:
+        """Add or overwrite these tags."""
+        ...
+
+    def configure_rotation(
+        self, secret_id: str, *, function_arn: str, schedule_expression: str, rotate_immediately: bool
+    ) -> str | None:
+        """Set the rotation function and schedule (RotateSecret); return the version id it started."""
+        ...
 
 
 class SecretStore(Protocol):

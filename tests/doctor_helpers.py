@@ -24,6 +24,13 @@ class Ran:
     def output(self) -> str:
         return self.stdout + self.stderr
 
+    @property
+    def error_line(self) -> str:
+        """The one ``vgs-rotate: error:`` line (retry progress lines may precede it)."""
+        errors = [ln for ln in self.stderr.splitlines() if ln.startswith("vgs-rotate: error:")]
+        assert len(errors) == 1 and self.stderr.splitlines()[-1] == errors[0], self.stderr
+        return errors[0]
+
     def report(self) -> dict[str, Any]:
         return json.loads(self.stdout)
 

@@ -162,6 +162,24 @@ class World:
         return self.tagged_at_vgs() | ({self.initial_client_id} & present)
 
 
+def register_lambda() -> str:
+    """A function moto knows, so that RotateSecret naming it is accepted (moto cannot run it)."""
+    import io
+    import zipfile
+
+    iam = boto3.client("iam")
+    role = iam.create_role(RoleName=f"rotation-{time.time_ns()}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("h.py", "def handler(event, context):\n    pass\n")
+    return str(
+        boto3.client("lambda").create_function(
+            FunctionName=f"vgs-rotation-{time.time_ns()}", Runtime="python3.12", Role=role, Handler="h.handler",
+            Code={"ZipFile": buf.getvalue()},
+        )["FunctionArn"]
+    )  # fmt: skip
+
+
 def manager_stack(emulator: Any) -> tuple[AccountsClient, Any]:
     boot = emulator.bootstrap
     http = VGSHttp(timeout=5.0)

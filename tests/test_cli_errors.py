@@ -62,7 +62,7 @@ def _with_subject(exc: vgs.VGSError, subject: str) -> vgs.VGSError:
 
 @pytest.fixture(autouse=True)
 def _aws_env(monkeypatch):
-    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:8201")
     monkeypatch.setenv("VAULT_TOKEN", "t")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 
-import boto3
 import pytest
 
 from tests.helpers import assert_no_secret
 from tests.rotation_harness import make_world, sm, start_rotation
+from tests.rotation_harness import register_lambda as _register_lambda
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -62,18 +60,6 @@ def test_status_shows_and_repairs_a_stuck_pending(emulator, moto_url):
     assert all("AWSPENDING" not in s for s in world.stages().values())
     assert stuck_account not in world.live_for_secret()
     assert "STUCK" not in cli("status", world.secret_arn).stdout
-
-
-def _register_lambda() -> str:
-    iam = boto3.client("iam")
-    role = iam.create_role(RoleName=f"rotation-{time.time_ns()}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("h.py", "def handler(event, context):\n    pass\n")
-    return boto3.client("lambda").create_function(
-        FunctionName=f"vgs-rotation-{time.time_ns()}", Runtime="python3.12", Role=role, Handler="h.handler",
-        Code={"ZipFile": buf.getvalue()},
-    )["FunctionArn"]  # fmt: skip
 
 
 @pytest.fixture

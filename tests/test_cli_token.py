@@ -98,7 +98,9 @@ def test_unreachable_server_exits_4():
         env={"VGS_CLIENT_SECRET": "s-123"},
     )
     assert proc.returncode == 4
-    assert len(proc.stderr.strip().splitlines()) == 1
+    *retries, error = proc.stderr.strip().splitlines()
+    assert error.startswith("vgs-rotate: error: VGS unavailable")
+    assert len(retries) == 2 and all("failed, retrying in" in line for line in retries)  # 3 attempts: 2 waits
 
 
 @pytest.mark.parametrize("url", ["http://auth.example.com/token", "not a url"])

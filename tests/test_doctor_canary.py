@@ -105,7 +105,8 @@ def test_no_canary_without_headroom(emulator, moto_url):
     assert emulator.request_counts["accounts.create"] == start
 
 
-def test_a_canary_killed_midway_is_found_and_removed(emulator, moto_url):
+@pytest.mark.parametrize("remover", ["doctor --canary", "cleanup"])
+def test_a_canary_killed_midway_is_found_and_removed(emulator, moto_url, remover):
     world = make_world(emulator)
     world.rotate()
     # VGS holds the canary's DELETE (then hangs up without deleting): the process is killed there.
@@ -125,12 +126,17 @@ def test_a_canary_killed_midway_is_found_and_removed(emulator, moto_url):
     assert plain.code == 1
     orphans = next(c for c in plain.report()["checks"] if c["id"] == "orphans")
     assert orphans["status"] == "failed" and orphans["data"]["canary_leftovers"] == [leftover]
-    assert "--canary" in orphans["fix"]
+    assert "--canary" in orphans["fix"] and "cleanup" in orphans["fix"]
     assert canaries(emulator, world) == left  # read-only: still there
-    # doctor --canary removes it, then runs its own canary and leaves nothing
+    if remover == "cleanup":
+        cleaned = vgs_rotate("cleanup", world.secret_arn, "--yes")
+        assert cleaned.code == 0, cleaned.output
+        assert canaries(emulator, world) == {}
+    # doctor --canary removes what is left of earlier canaries, runs its own and leaves nothing
     again = vgs_rotate("doctor", world.secret_arn, "--canary", "--yes", "--json")
     assert again.code == 0, again.output
-    assert again.statuses()["canary-leftovers"] == "ok" and again.statuses()["orphans"] == "ok"
+    removed = "ok" if remover == "doctor --canary" else None
+    assert again.statuses().get("canary-leftovers") == removed and again.statuses()["orphans"] == "ok"
     assert canaries(emulator, world) == {}
 
 

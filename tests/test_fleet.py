@@ -56,7 +56,7 @@ def test_status_all_pages_through_hundreds_and_finds_exactly_ours(moto_url):
     assert all(r["orphans"] is None and r["errors"] == [] for r in rows.values())  # not asked (--no-vgs), not unknown
     mistagged = rows[f"vgs/mistagged/{run}"]
     assert mistagged["verdict"] == "failed" and "tag vgs-rotation:kind=access-credentials" in mistagged["problems"][0]
-    assert ran.code == 1 and len(ran.stderr.splitlines()) == 1
+    assert ran.code == 1 and ran.error_line
     assert report["capacity"] == [
         {"kind": "service-account", "scope": "organization", "id": "ACorg", "used": None, "limit": 50, "free": None,
          "enough": None}
@@ -145,7 +145,7 @@ def test_status_all_says_unknown_when_vgs_cannot_be_listed(emulator, moto_url):
     assert row["arn"] == world.secret_arn
     assert row["orphans"] is None and row["errors"] and row["verdict"] == "unknown"
     assert ran.report()["capacity"][0]["used"] is None and ran.report()["errors"]
-    assert ran.stderr.startswith("vgs-rotate: error: status --all: could not see")
+    assert ran.error_line.startswith("vgs-rotate: error: status --all: could not see")
 
 
 def test_status_needs_a_secret_or_all(moto_url):

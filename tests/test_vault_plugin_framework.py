@@ -134,3 +134,54 @@ def test_caching_storage_is_write_through():
         assert await cache.list("roles/") == []
 
     run(go())
+
+
+# -- structure ----------------------------------------------------------------------------------
+
+
+def _plugin_imports() -> dict[str, set[str]]:
+    """Every vault_plugin module and the vault_plugin modules it imports (also inside functions)."""
+    import ast
+    from pathlib import Path as FsPath
+
+    root = FsPath(__file__).resolve().parents[1]
+    graph: dict[str, set[str]] = {}
+    for path in sorted((root / "vault_plugin").rglob("*.py")):
+        if path.parent.name == "proto":
+            continue
+        module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                deps.add(node.module)
+                deps.update(f"{node.module}.{a.name}" for a in node.names)
+        graph[module] = {d for d in deps if d.startswith("vault_plugin") and d != module}
+    return {m: {d for d in deps if d in graph} for m, deps in graph.items()}
+
+
+def test_the_backend_does_not_import_its_paths_and_there_is_no_import_circle():
+    graph = _plugin_imports()
+    assert "vault_plugin.paths.token" in graph and "vault_plugin.backend" in graph, "the scan sees the modules"
+    assert not {d for d in graph["vault_plugin.backend"] if d.startswith("vault_plugin.paths")}
+    for module, deps in graph.items():
+        if module.startswith("vault_plugin.paths"):
+            assert not deps & {"vault_plugin.backend", "vault_plugin.engine"}, f"{module} imports the concrete backend"
+    # no cycle anywhere in vault_plugin (depth-first search with colours)
+    state: dict[str, int] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for dep in sorted(graph[module]):
+            if dep.startswith(module + "."):
+                continue  # a package importing its own submodules is not a circle
+            if state.get(dep) == 1:
+                raise AssertionError("import circle: " + " -> ".join([*trail, module, dep]))
+            if dep not in state:
+                visit(dep, [*trail, module])
+        state[module] = 2
+
+    for module in graph:
+        if module not in state:
+            visit(module, [])

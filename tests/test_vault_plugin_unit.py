@@ -159,6 +159,13 @@ def test_backend_type_special_paths_and_shutdown(plugin):
             reply = await backend.HandleRequest(
                 backend_pb2.HandleRequestArgs(request=backend_pb2.Request(operation="read", path="config"))
             )
+            # OpenBao 2.7's resolve-path (before every request) answers "unsupported path" (6)
+            resolve = await backend.HandleRequest(
+                backend_pb2.HandleRequestArgs(request=backend_pb2.Request(operation="resolve-path", path="token/x"))
+            )
+            assert resolve.err.err_type == 6
+            # the host's InvalidateKey (replication, standby nodes) is answered, even before Setup
+            await backend.InvalidateKey(backend_pb2.InvalidateKeyArgs(key="token-cache/x"))
             # Unknown services answer UNIMPLEMENTED (with a content-type grpc-go accepts).
             with pytest.raises(GRPCError) as info:
                 async with channel.request(
@@ -268,3 +275,43 @@ def test_sigint_is_ignored_and_sigterm_exits_cleanly(plugin):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
     assert not sock.exists(), "the socket is removed on a clean exit"
+
+
+def test_corked_transport_sends_one_write_per_loop_turn():
+    """A reply's headers, data and trailers leave as one write (one TLS record, one syscall)."""
+    from vault_plugin.transport.corking import CorkedProtocol
+
+    class FakeTransport(asyncio.Transport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes: list[bytes] = []
+            self.closed = False
+
+        def write(self, data):
+            self.writes.append(bytes(data))
+
+        def is_closing(self):
+            return self.closed
+
+        def close(self):
+            self.closed = True
+
+    class Inner(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+    async def go():
+        real, inner, connected = FakeTransport(), Inner(), []
+        proto = CorkedProtocol(inner, on_connection=lambda: connected.append(True))
+        proto.connection_made(real)
+        assert connected == [True]
+        for part in (b"headers", b"data", b"trailers"):
+            inner.transport.write(part)
+        assert real.writes == [], "nothing leaves before the end of the turn"
+        await asyncio.sleep(0)
+        assert real.writes == [b"headersdatatrailers"]
+        inner.transport.write(b"last")
+        inner.transport.close()
+        assert real.writes[-1] == b"last" and real.closed, "close flushes first"
+
+    asyncio.run(go())

@@ -15,12 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     from vault_plugin import __version__
-    from vault_plugin.backend import VGSBackend
+    from vault_plugin.engine import new_backend
     from vault_plugin.transport.logs import setup_logging
     from vault_plugin.transport.server import run
 
     setup_logging(os.environ.get("VGS_PLUGIN_LOG_LEVEL", "INFO"))
-    return run(VGSBackend, version=__version__)
+    return run(new_backend, version=__version__)
 
 
 if __name__ == "__main__":

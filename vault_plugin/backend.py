@@ -1,4 +1,8 @@
-"""The VGS secrets engine: state, VGS clients and periodic work. Paths live in ``paths/``.
+"""The VGS secrets engine: state, VGS clients and periodic work.
+
+The paths it serves live in ``paths/`` and are registered from the outside
+(:func:`vault_plugin.engine.new_backend`); they see the backend through
+:class:`vault_plugin.interface.Engine`, so this module never imports them.
 
 Every VGS HTTP call goes through :mod:`rotation.vgs` and runs in a worker thread
 (``asyncio.to_thread``) so the gRPC event loop keeps serving other requests.
@@ -9,37 +13,45 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
-import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from rotation.vgs import (
-    AccountsClient,
-    CachedTokenAuth,
-    ClientCredentials,
-    CreatedServiceAccount,
-    RetryPolicy,
-    Secret,
-    TokenClient,
-    VGSHttp,
-    errors,
-)
-from vault_plugin.framework import ErrorKind, LogicalBackend, LogicalError, Router, SystemView
+from rotation.vgs import CreatedServiceAccount, RetryPolicy, VGSHttp, errors
+from vault_plugin.framework import ErrorKind, LogicalBackend, LogicalError, Path, Router, SecretType, SystemView
+from vault_plugin.interface import PeriodicTask
 from vault_plugin.storage import CachingStorage, Storage
+from vault_plugin.vgs_access import (
+    A_KIND,
+    A_MANAGED,
+    A_MOUNT,
+    A_ROLE,
+    A_WAL,
+    ANNOTATION_PREFIX,
+    MANAGED_BY,
+    EngineConfig,
+    VGSClients,
+    account_name,
+    vgs_error,
+)
+
+__all__ = [
+    "A_KIND",
+    "A_MANAGED",
+    "A_MOUNT",
+    "A_ROLE",
+    "A_WAL",
+    "BACKEND_HELP",
+    "EngineConfig",
+    "VGSBackend",
+    "VGSClients",
+    "account_name",
+    "vgs_error",
+]
 
 log = logging.getLogger("vault_plugin.vgs")
 T = TypeVar("T")
-
-ANNOTATION_PREFIX = "vgs-rotation/"
-A_MANAGED = ANNOTATION_PREFIX + "managed-by"
-A_MOUNT = ANNOTATION_PREFIX + "mount"
-A_ROLE = ANNOTATION_PREFIX + "role"
-A_KIND = ANNOTATION_PREFIX + "kind"
-A_WAL = ANNOTATION_PREFIX + "wal"
-MANAGED_BY = "vault-plugin"
 
 BACKEND_HELP = """\
 The VGS secrets engine issues Very Good Security credentials under Vault/OpenBao leases.
@@ -47,94 +59,20 @@ The VGS secrets engine issues Very Good Security credentials under Vault/OpenBao
   config                 manager service-account credentials and VGS hosts (validated on write)
   config/rotate-root     replace the manager account with a new one (write-ahead logged)
   roles/NAME             scopes, vaults and TTLs of a role
-  token/NAME             a short-lived VGS access token for the role (cached until near expiry)
+  token/NAME             a short-lived VGS access token for the role (cached until near expiry, no lease)
   creds/NAME             a new VGS service account per lease, deleted when the lease ends
   static-roles/NAME      a long-lived service account rotated every rotation_period
   static-creds/NAME      the current credentials of a static role
   rotate-role/NAME       rotate a static role now
   tidy                   run the periodic work now (WAL rollback, orphan cleanup, due rotations)
+  stats                  counters: storage calls, token cache hits and mints
 """
-
-
-def vgs_error(exc: Exception, action: str) -> LogicalError:
-    """A caller-facing error for a VGS failure. rotation.vgs messages never carry secrets."""
-    if isinstance(exc, errors.InsecureURL | ValueError) and not isinstance(exc, errors.VGSError):
-        return LogicalError(f"{action}: {exc}", ErrorKind.BAD_REQUEST)
-    if isinstance(exc, errors.InvalidRequest | errors.LimitExceeded):
-        return LogicalError(f"{action}: VGS refused the request: {exc}", ErrorKind.BAD_REQUEST)
-    if isinstance(exc, errors.RateLimited | errors.Unavailable):
-        return LogicalError(f"{action}: VGS is unavailable: {exc}", ErrorKind.UNAVAILABLE)
-    return LogicalError(f"{action}: {exc}", ErrorKind.UPSTREAM)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    client_id: str
-    client_secret: Secret
-    organization_id: str
-    token_url: str
-    accounts_url: str
-    vault_management_url: str
-    allow_insecure_http: bool = False
-
-    @classmethod
-    def from_storage(cls, raw: Mapping[str, Any]) -> EngineConfig:
-        return cls(
-            client_id=raw["client_id"],
-            client_secret=Secret(raw["client_secret"]),
-            organization_id=raw["organization_id"],
-            token_url=raw["token_url"],
-            accounts_url=raw["accounts_url"],
-            vault_management_url=raw["vault_management_url"],
-            allow_insecure_http=bool(raw.get("allow_insecure_http", False)),
-        )
-
-    def to_storage(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "client_secret": self.client_secret.reveal(),
-            "organization_id": self.organization_id,
-            "token_url": self.token_url,
-            "accounts_url": self.accounts_url,
-            "vault_management_url": self.vault_management_url,
-            "allow_insecure_http": self.allow_insecure_http,
-        }
-
-    def public(self) -> dict[str, Any]:
-        out = self.to_storage()
-        del out["client_secret"]
-        return out
-
-    @property
-    def credentials(self) -> ClientCredentials:
-        return ClientCredentials(self.client_id, self.client_secret)
-
-
-class VGSClients:
-    """The rotation.vgs clients for one engine configuration (blocking; call from threads)."""
-
-    def __init__(self, config: EngineConfig, http: VGSHttp) -> None:
-        self.config = config
-        insecure = config.allow_insecure_http
-        self.tokens = TokenClient(config.token_url, http=http, allow_insecure_http=insecure)
-        self.manager = CachedTokenAuth(self.tokens, config.credentials)
-        self.accounts = AccountsClient(
-            config.accounts_url, config.organization_id, auth=self.manager, http=http, allow_insecure_http=insecure
-        )
-
-
-def account_name(kind: str, role: str) -> str:
-    """A VGS account name (at most 20 characters): ``v<kind>-<role>-<4 hex>``."""
-    clean = re.sub(r"[^A-Za-z0-9-]", "-", role)[:12].strip("-") or "x"
-    return f"v{kind[0]}-{clean}-{secrets.token_hex(2)}"
 
 
 class VGSBackend(LogicalBackend):
     seal_wrap_storage = ("config", "roles/", "role-accounts/", "token-cache/", "static-roles/", "leases/", "wal/")
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        from vault_plugin.paths import all_paths, secret_types
-
         self._clock = clock
         self.clock_offset = 0.0  # test hook only (VGS_PLUGIN_TEST_HOOKS=1): tidy advance_clock
         self._storage: CachingStorage | None = None
@@ -144,19 +82,28 @@ class VGSBackend(LogicalBackend):
         self._clients: VGSClients | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self.in_flight: set[str] = set()
+        self.stats: Counter[str] = Counter()  # read by the stats path; never holds a secret
         self.test_hooks = os.environ.get("VGS_PLUGIN_TEST_HOOKS") == "1"
         self.wal_min_age = float(os.environ.get("VGS_PLUGIN_WAL_MIN_AGE", "120"))
         self.orphan_min_age = float(os.environ.get("VGS_PLUGIN_ORPHAN_MIN_AGE", "300"))
-        self.router = Router(
-            help_text=BACKEND_HELP, paths=all_paths(self), secrets=secret_types(self), periodic=self.periodic
-        )
+        self._periodic_tasks: list[PeriodicTask] = []
+        self.router = Router(help_text=BACKEND_HELP, paths=(), periodic=self.periodic)
+
+    def register(
+        self, paths: Sequence[Path], secrets: Sequence[SecretType] = (), periodic: Sequence[PeriodicTask] = ()
+    ) -> None:
+        """Serve these paths, lease types and periodic tasks (called once, by whoever assembles the engine)."""
+        self.router = Router(help_text=BACKEND_HELP, paths=paths, secrets=secrets, periodic=self.periodic)
+        self._periodic_tasks = list(periodic)
 
     def clock(self) -> float:
         return self._clock() + self.clock_offset
 
     # lifecycle -------------------------------------------------------------------------
     async def setup(self, storage: Storage, system: SystemView, config: Mapping[str, str], backend_uuid: str) -> None:
-        self._storage = CachingStorage(storage, ("config", "roles/", "token-cache/", "role-accounts/"))
+        self._storage = CachingStorage(
+            storage, ("config", "roles/", "token-cache/", "role-accounts/"), calls=self.stats
+        )
         self.system = system
         self.mount_id = backend_uuid
 
@@ -165,6 +112,8 @@ class VGSBackend(LogicalBackend):
         await asyncio.to_thread(self.http.close)
 
     def invalidate(self, key: str) -> None:
+        """The host's ``InvalidateKey``: ``key`` changed underneath (replication, a standby
+        node); forget its memory so the next read loads it, and the VGS clients with config."""
         if isinstance(self._storage, CachingStorage):
             self._storage.invalidate(key)
         if key == "config":
@@ -197,7 +146,7 @@ class VGSBackend(LogicalBackend):
         if config is None:
             raise LogicalError("the engine is not configured: write its credentials to config first")
         if self._clients is None or self._clients.config != config:
-            self._clients = VGSClients(config, self.http)
+            self._clients = VGSClients(config, self.http, clock=self.clock)
         return self._clients
 
     def annotations(self, kind: str, role: str, **extra: str) -> dict[str, str]:
@@ -232,14 +181,12 @@ class VGSBackend(LogicalBackend):
 
     # periodic work (the host's `rollback` operation, every minute) ----------------------
     async def periodic(self) -> None:
-        from vault_plugin.paths import periodic_tasks
-
         if self._storage is None or await self.storage.get("config") is None:
             return
         async with self.lock("periodic"):  # the minute's rollback and a tidy write never overlap
-            await self._run_periodic(periodic_tasks(self))
+            await self._run_periodic(self._periodic_tasks)
 
-    async def _run_periodic(self, tasks: list[tuple[str, Callable[[], Awaitable[None]]]]) -> None:
+    async def _run_periodic(self, tasks: Sequence[PeriodicTask]) -> None:
         for name, task in tasks:
             try:
                 await task()

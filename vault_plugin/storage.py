@@ -7,6 +7,7 @@ Values are JSON documents. Seal-wrapping is decided by the host from the engine'
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any, Protocol
 
 from vault_plugin.proto import backend_grpc, backend_pb2
@@ -87,43 +88,69 @@ class MemoryStorage:
 
 
 class CachingStorage:
-    """Write-through cache over another :class:`Storage` for hot, small entries (config, roles,
-    cached tokens). Coherent because the host runs one plugin process per mount and every
-    write goes through it; :meth:`invalidate` drops an entry when the host says it changed
-    (``InvalidateKey``, e.g. on replication)."""
+    """Write-through memory of hot, small entries (config, roles, role accounts, cached tokens),
+    so the hot path (``token/NAME``) makes no storage call.
 
-    def __init__(self, inner: Storage, prefixes: tuple[str, ...]) -> None:
+    Coherent because the host runs one plugin process per mount and every write goes through
+    it; :meth:`invalidate` drops an entry when the host says it changed underneath
+    (``InvalidateKey``: replication, standby nodes). A load that was in flight when its key
+    was invalidated (or written) is not remembered, so an invalidation is never undone by a
+    late answer. ``calls`` counts the operations that reached the inner storage (storage RPCs).
+    """
+
+    def __init__(self, inner: Storage, prefixes: tuple[str, ...], calls: Counter[str] | None = None) -> None:
         self._inner = inner
         self._prefixes = prefixes
         self._memo: dict[str, dict[str, Any] | None] = {}
+        self._generation: dict[str, int] = {}
+        self._epoch = 0
+        self.calls: Counter[str] = Counter() if calls is None else calls
 
     def _cached(self, key: str) -> bool:
         return any(key == p or (p.endswith("/") and key.startswith(p)) for p in self._prefixes)
+
+    def _stamp(self, key: str) -> tuple[int, int]:
+        return self._epoch, self._generation.get(key, 0)
+
+    def _forget(self, key: str) -> None:
+        self._memo.pop(key, None)
+        self._generation[key] = self._generation.get(key, 0) + 1
 
     async def get(self, key: str) -> dict[str, Any] | None:
         if key in self._memo:
             value = self._memo[key]
             return None if value is None else dict(value)
+        stamp = self._stamp(key)
+        self.calls["storage_get"] += 1
         value = await self._inner.get(key)
-        if self._cached(key):
+        if self._cached(key) and self._stamp(key) == stamp:
             self._memo[key] = None if value is None else dict(value)
         return value
 
     async def put(self, key: str, value: dict[str, Any]) -> None:
-        self._memo.pop(key, None)
+        self._forget(key)
+        stamp = self._stamp(key)
+        self.calls["storage_put"] += 1
         await self._inner.put(key, value)
-        if self._cached(key):
+        if self._cached(key) and self._stamp(key) == stamp:
             self._memo[key] = json.loads(json.dumps(value))
 
     async def delete(self, key: str) -> None:
-        self._memo.pop(key, None)
+        self._forget(key)
+        self.calls["storage_delete"] += 1
         await self._inner.delete(key)
 
     async def list(self, prefix: str) -> list[str]:
+        self.calls["storage_list"] += 1
         return await self._inner.list(prefix)
 
     def invalidate(self, key: str | None = None) -> None:
+        """Forget ``key`` (or everything): the next read loads it from storage."""
         if key is None:
             self._memo.clear()
+            self._epoch += 1
         else:
-            self._memo.pop(key, None)
+            self._forget(key)
+
+    def __len__(self) -> int:
+        return len(self._memo)

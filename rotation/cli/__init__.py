@@ -20,6 +20,10 @@ COMMANDS: dict[str, str] = {
     "status": "rotation.cli.rotate_cmd:status",
     "demo": "rotation.cli.demo_cmd:demo",
     "publish": "rotation.cli.publish_cmd:publish",
+    "adopt": "rotation.cli.adopt_cmd:adopt",
+    "cleanup": "rotation.cli.cleanup_cmd:cleanup",
+    "bootstrap-manager": "rotation.cli.provision_cmd:bootstrap_manager",
+    "local-stack": "rotation.cli.provision_cmd:local_stack",
     "doctor": "rotation.cli.doctor_cmd:doctor",
 }
 
@@ -63,6 +67,9 @@ class LazyGroup(click.Group):
 def cli(verbose: int) -> None:
     """Rotate, validate and publish VGS credentials."""
     errors.set_verbosity(verbose)
+    from rotation.cli import progress
+
+    progress.install(verbose)
     if verbose:
         import logging
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from rotation.cli.errors import (
     EXIT_BAD,
@@ -22,6 +22,9 @@ from rotation.cli.errors import (
     CommandError,
     classify,
 )
+
+if TYPE_CHECKING:
+    from rotation.vgs import VGSHttp
 
 __all__ = [
     "EXIT_BAD",
@@ -34,6 +37,8 @@ __all__ = [
     "fail",
     "handle_errors",
     "secret_from_env",
+    "vgs_attempts",
+    "vgs_http",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,6 +59,24 @@ def handle_errors(func: F) -> F:
     """No longer needed: every command runs inside the boundary of :mod:`rotation.cli.errors`.
     Kept as a no-op so that code written against the old decorator still imports."""
     return func
+
+
+def vgs_attempts(default: int) -> int:
+    """Tries per VGS call: ``default``, or ``VGS_MAX_ATTEMPTS`` (like ``AWS_MAX_ATTEMPTS`` for AWS)."""
+    raw = os.environ.get("VGS_MAX_ATTEMPTS", "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 20:
+        fail("VGS_MAX_ATTEMPTS must be a whole number from 1 to 20", EXIT_BAD)
+    return int(raw)
+
+
+def vgs_http(timeout: float, attempts: int) -> VGSHttp:
+    """The VGS transport of a command: :func:`vgs_attempts` tries per call, bounded in time."""
+    from rotation.vgs import RetryPolicy, VGSHttp
+
+    retry = RetryPolicy(max_attempts=vgs_attempts(attempts), max_total=max(timeout * 3, 30.0))
+    return VGSHttp(timeout=timeout, retry=retry)
 
 
 def secret_from_env(name: str) -> str:

@@ -15,12 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail
+from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail, vgs_attempts
 
 if TYPE_CHECKING:
     from rotation.health.doctor import Report, Tools
     from rotation.health.publication import Destination
     from rotation.stores import KVStore
+    from rotation.vgs import RetryPolicy
+
+
+def doctor_retry(http_timeout: float) -> RetryPolicy:
+    """Few, quick tries (``VGS_MAX_ATTEMPTS`` overrides the 3): a check that cannot see says
+    "unknown" soon rather than after half a minute of backoff."""
+    from rotation.vgs import RetryPolicy
+
+    return RetryPolicy(max_attempts=vgs_attempts(3), max_total=http_timeout * 2)
 
 
 def build_tools(http_timeout: float, vault_addr: str | None = None, *, pool: int | None = None) -> Tools:
@@ -29,12 +38,13 @@ def build_tools(http_timeout: float, vault_addr: str | None = None, *, pool: int
     from rotation.health.aws_catalog import AwsSecretCatalog
     from rotation.health.doctor import Tools
     from rotation.issuers import default_issuer_factory
-    from rotation.vgs import RetryPolicy, VGSHttp
+    from rotation.vgs import VGSHttp
 
     client = secretsmanager_client(pool=pool)
+    retry = doctor_retry(http_timeout)
 
     def http() -> VGSHttp:
-        return VGSHttp(timeout=http_timeout, retry=RetryPolicy(max_attempts=3, max_total=http_timeout * 2))
+        return VGSHttp(timeout=http_timeout, retry=retry)
 
     @functools.cache
     def kv() -> KVStore:

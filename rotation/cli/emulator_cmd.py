@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import signal
 import tempfile
 from pathlib import Path
@@ -40,6 +41,15 @@ def write_private_json(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
+_IDS = {"organization_id": re.compile(r"^AC[A-Za-z0-9]{22}$"), "vault_id": re.compile(r"^tnt[a-z0-9]{8}$")}
+
+
+def _id_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and param.name and not _IDS[param.name].match(value):
+        raise click.BadParameter("does not look like a VGS id of that kind (see --help)")
+    return value
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -60,8 +70,27 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     show_default=True,
     help="Seconds an access token lives when its account sets no lifespan.",
 )
-def emulator(port: int, host: str, allow_non_loopback: bool, bootstrap_out: Path | None, token_lifespan: int) -> None:
-    """Run a local VGS emulator (token server, Accounts and vault-management APIs, probes)."""
+@click.option(
+    "--organization-id",
+    callback=_id_option,
+    help="Use this organization id (AC + 22 letters/digits) instead of a random one.",
+)
+@click.option(
+    "--vault-id", callback=_id_option, help="Use this vault id (tnt + 8 letters/digits) instead of a random one."
+)
+def emulator(
+    port: int,
+    host: str,
+    allow_non_loopback: bool,
+    bootstrap_out: Path | None,
+    token_lifespan: int,
+    organization_id: str | None,
+    vault_id: str | None,
+) -> None:
+    """Run a local VGS emulator (token server, Accounts and vault-management APIs, probes).
+
+    Fixed --organization-id and --vault-id let a document file written in advance (like
+    examples/local/cmp-app.json) point at it."""
     if not _is_loopback(host) and not allow_non_loopback:
         raise click.UsageError(
             f"refusing to listen on non-loopback address {host}: the emulator has no TLS and "
@@ -69,7 +98,13 @@ def emulator(port: int, host: str, allow_non_loopback: bool, bootstrap_out: Path
         )
     from rotation.emulator import Emulator
 
-    emu = Emulator(port=port, host=host, default_token_lifespan=token_lifespan)
+    emu = Emulator(
+        port=port,
+        host=host,
+        default_token_lifespan=token_lifespan,
+        organization_id=organization_id,
+        vault_id=vault_id,
+    )
     try:
         emu.bind()
     except OSError as exc:

@@ -18,10 +18,11 @@ code  name         classes
                    <manager_secret_arn>"), Vault 403 / no ``VAULT_TOKEN``
 4     UNAVAILABLE  could not reach or could not check: AWS endpoint unreachable or throttled,
                    VGS unreachable / 5xx / rate limited, Vault unreachable or sealed, a check
-                   that could not see (``status``)
+                   that could not see (``status``; ``cleanup`` refusing because it could not)
 5     BAD          bad response or configuration: bad secret document, bad rotation event, bad
                    config file, no AWS region, no ``VAULT_ADDR`` when nothing answers at the
-                   default, a VGS answer that is not what VGS sends, ``http://`` off loopback
+                   default, a VGS answer that is not what VGS sends, ``http://`` off loopback,
+                   a secret not set up for rotation (``rotate``), a missing optional package
 130   INTERRUPTED  Ctrl-C
 ====  ===========  =============================================================================
 
@@ -73,7 +74,14 @@ _VAULT_DEFAULT_ADDR = "http://127.0.0.1:8200"
 
 # AWS error codes (or botocore exception names when AWS did not answer), by class.
 _AWS_NOT_FOUND = {"ResourceNotFoundException"}
-_AWS_DENIED = {"AccessDeniedException", "AccessDenied", "DecryptionFailure", "EncryptionFailure", "KMSAccessDenied"}
+_AWS_DENIED = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "DecryptionFailure",
+    "EncryptionFailure",
+    "KMSAccessDenied",
+    "KMSAccessDeniedException",
+}
 _AWS_BAD_CREDENTIALS = {
     "UnrecognizedClientException",
     "InvalidSignatureException",
@@ -218,7 +226,7 @@ def _store(exc: BaseException) -> tuple[int, str] | None:
 
 
 def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or ""
 
 
 def _aws(code: str, call: str, resource: str | None, endpoint: str | None, text: str) -> tuple[int, str]:
@@ -245,7 +253,7 @@ def _aws(code: str, call: str, resource: str | None, endpoint: str | None, text:
             "or run with an IAM role"
         )
     if code in _AWS_NO_REGION:
-        return EXIT_BAD, f"no AWS region ({code}): set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)"
+        return EXIT_BAD, f"no AWS region ({code}): set AWS_DEFAULT_REGION (or AWS_REGION, or a profile's region)"
     if code in _AWS_CONFIG:
         return EXIT_BAD, f"AWS configuration problem ({code}): check AWS_PROFILE and ~/.aws/config"
     if code in _AWS_UNREACHABLE:
@@ -255,6 +263,15 @@ def _aws(code: str, call: str, resource: str | None, endpoint: str | None, text:
         return EXIT_UNAVAILABLE, f"cannot reach Secrets Manager{' at ' + at if at else ''} ({code}): {hint}"
     if code in _AWS_THROTTLED:
         return EXIT_UNAVAILABLE, (f"Secrets Manager is throttling or unavailable ({code}) after retries: retry later")
+    if code.isdigit():  # only the HTTP status is known
+        status = int(code)
+        if status in (401, 403):
+            return EXIT_REFUSED, (
+                f"AWS refused {call or 'the call'} on {what} (HTTP {status}): the credentials are invalid or lack "
+                "permission; check AWS_ACCESS_KEY_ID / AWS_PROFILE and the IAM policy"
+            )
+        if status == 429 or status >= 500:
+            return EXIT_UNAVAILABLE, f"Secrets Manager failed {call or 'the call'} (HTTP {status}): retry later"
     if code in _AWS_USAGE:
         return EXIT_USAGE, f"AWS refused the parameters of {call or 'a call'} for {what} ({code}): check the secret id"
     if code == "InvalidRequestException" and call == "rotate_secret":
@@ -339,8 +356,14 @@ def _vgs(exc: BaseException) -> tuple[int, str] | None:
 def _rotation(exc: BaseException) -> tuple[int, str] | None:
     from rotation.core import EventError, RotationError
     from rotation.document import DocumentError
+    from rotation.driver import NotConfigured
     from rotation.issuers import CapacityError
+    from rotation.status import CannotCheck
 
+    if isinstance(exc, NotConfigured):
+        return EXIT_BAD, str(exc)
+    if isinstance(exc, CannotCheck):
+        return EXIT_UNAVAILABLE, str(exc)
     if isinstance(exc, DocumentError):
         return EXIT_BAD, f"{exc}: fix the document"
     if isinstance(exc, EventError):

@@ -62,10 +62,9 @@ def run_fleet(
     publish_config: str | None,
     vault_addr: str | None,
 ) -> None:
-    from rotation.cli.doctor_cmd import build_tools, read_publish_config
+    from rotation.cli.doctor_cmd import build_tools, doctor_retry, read_publish_config
     from rotation.health.fleet import FleetOptions, FleetTools, survey
     from rotation.issuers import default_issuer_factory
-    from rotation.vgs import RetryPolicy
     from rotation.vgs.shared_reads import SharedReads
 
     tools = build_tools(http_timeout, vault_addr, pool=concurrency)
@@ -76,7 +75,7 @@ def run_fleet(
         publish=read_publish_config(publish_config) if publish_config else None,
     )
     # one listing per organization or vault and one token per manager, however many secrets
-    reads = SharedReads(timeout=http_timeout, retry=RetryPolicy(max_attempts=3, max_total=http_timeout * 2))
+    reads = SharedReads(timeout=http_timeout, retry=doctor_retry(http_timeout))
     issuers = default_issuer_factory(http_timeout=http_timeout, http_factory=reads.http)
     try:
         report = survey(FleetTools(tools.store, tools.catalog, issuers, tools.kv), options)

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, fail
+from rotation.cli.common import EXIT_FAILED, fail, vgs_http
 
 
 def _config(
@@ -93,13 +93,12 @@ def publish(
     """Mint and publish access tokens whose published copy is missing, expiring, or from
     a credential that is no longer AWSCURRENT. Exit 1 if any target failed."""
     from rotation.publish_stores import build_publisher
-    from rotation.vgs import RetryPolicy, VGSHttp
 
     config = _config(
         config_file, credential_secret, credential_vault_path, token_secret, vault_path, threshold, concurrency,
         vault_addr,
     )  # fmt: skip
-    http = VGSHttp(timeout=http_timeout, retry=RetryPolicy(max_attempts=4, max_total=http_timeout * 3))
+    http = vgs_http(http_timeout, attempts=4)
     with http:
         result = build_publisher(config, http=http).run(config.targets)
     if as_json:

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, fail, secret_from_env
+from rotation.cli.common import EXIT_FAILED, fail, secret_from_env, vgs_http
 
 
 @click.command("token")
@@ -57,7 +57,7 @@ def token(
     The client secret is read from the environment (VGS_CLIENT_SECRET), never from
     arguments, so it stays out of shell history and process listings.
     """
-    from rotation.vgs import ClientCredentials, RetryPolicy, Secret, TokenClient, VGSHttp
+    from rotation.vgs import ClientCredentials, Secret, TokenClient
 
     if from_secret or from_vault:
         if client_id or token_url or (from_secret and from_vault):
@@ -67,7 +67,7 @@ def token(
     if not client_id or not token_url:
         raise click.UsageError("--client-id and --token-url are required")
     credentials = ClientCredentials(client_id, Secret(secret_from_env(secret_env)))
-    with VGSHttp(timeout=timeout, retry=RetryPolicy(max_attempts=3, max_total=timeout * 3)) as http:
+    with vgs_http(timeout, attempts=3) as http:
         client = TokenClient(
             token_url,
             http=http,

@@ -32,14 +32,18 @@ class Emulator:
         host: str = "127.0.0.1",
         clock: Callable[[], float] = time.time,
         default_token_lifespan: int = 1200,
+        *,
+        organization_id: str | None = None,
+        vault_id: str | None = None,
     ) -> None:
+        """``organization_id`` / ``vault_id``: fixed ids (for scripts and docs) instead of random ones."""
         if default_token_lifespan < 60:
             raise ValueError("default_token_lifespan must be at least 60 seconds")
         self.host = host
         self.port = port
         self.clock = clock
         self.faults = Faults()
-        self._state = State(clock)
+        self._state = State(clock, organization_id=organization_id, vault_id=vault_id)
         self._api = VGSApi(
             self._state,
             SigningKey(),

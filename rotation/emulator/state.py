@@ -168,11 +168,13 @@ def _scopes(raw: Any) -> tuple[Scope, ...]:
 class State:
     """One organization with one vault. ``reset`` returns to the bootstrap state."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, clock: Callable[[], float], *, organization_id: str | None = None, vault_id: str | None = None
+    ) -> None:
         self.clock = clock
         self.lock = threading.RLock()
-        self.organization_id = "AC" + random_chars(_BASE58, 22)
-        self.vault_id = "tnt" + random_chars(_LOWER_ALNUM, 8)
+        self.organization_id = organization_id or "AC" + random_chars(_BASE58, 22)
+        self.vault_id = vault_id or "tnt" + random_chars(_LOWER_ALNUM, 8)
         self.accounts: dict[str, ServiceAccount] = {}
         self.credentials: dict[str, AccessCredential] = {}
         self._manager_template = self._new_account(

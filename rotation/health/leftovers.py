@@ -49,22 +49,23 @@ def stuck_pending(view: SecretView, version_dates: Mapping[str, datetime] | None
 
 
 def orphans(view: SecretView, listed: Inventory | None) -> checks.Check:
+    """Orphans fail the check; so does a canary's leftover kept under ``revoke: never`` (the
+    policy keeps what rotations made, never what doctor made)."""
     cid, title = "orphans", "no orphaned credentials"
     if view.orphans is None:
         why = "; ".join(view.errors) or "VGS was not listed"
         return checks.unknown(cid, title, f"unknown: {why}", "fix the manager checks above first", orphans=None)
-    if not view.orphans:
-        return checks.ok(cid, title, "every credential made for this secret is used by a version", orphans=[])
-    canaries = canary_leftovers(listed) & set(view.orphans)
-    named = ", ".join(f"{o} (an interrupted doctor --canary)" if o in canaries else o for o in view.orphans)
+    canaries = canary_leftovers(listed)
+    found = sorted(set(view.orphans) | (canaries & set(view.retained or ())))
+    if not found:
+        kept = f" ({len(view.retained)} kept on purpose: revoke never)" if view.retained else ""
+        return checks.ok(cid, title, "every credential made for this secret is used by a version" + kept, orphans=[])
+    canaries &= set(found)
+    named = ", ".join(f"{o} (an interrupted doctor --canary)" if o in canaries else o for o in found)
     fix = "`vgs-rotate cleanup SECRET_ID` deletes them after re-checking that no version uses them"
     if canaries:
         fix += "; `vgs-rotate doctor SECRET_ID --canary` removes its own leftovers"
     return checks.failed(
-        cid,
-        title,
-        f"{len(view.orphans)} credential(s) made for this secret that no version uses: {named}",
-        fix,
-        orphans=list(view.orphans),
-        canary_leftovers=sorted(canaries),
-    )
+        cid, title, f"{len(found)} credential(s) made for this secret that no version uses: {named}", fix,
+        orphans=found, canary_leftovers=sorted(canaries),
+    )  # fmt: skip

@@ -23,7 +23,9 @@ class SnapshotStore:
         self.store = store
         self._described: dict[str, SecretDescription] = {}
         for info in infos:
-            desc = SecretDescription(info.arn, info.name, info.rotation_enabled, dict(info.versions))
+            desc = SecretDescription(
+                info.arn, info.name, info.rotation_enabled, dict(info.versions), info.rotation_function
+            )
             self._described[info.arn] = self._described[info.name] = desc
         self._values: dict[tuple[str, str | None, str | None], str | None] = {}
         self._lock = threading.Lock()

@@ -32,6 +32,8 @@ class ServiceAccount:
     annotations: Mapping[str, str] = field(default_factory=dict)
     access_token_lifespan: int | None = None
     created_at: str | None = None
+    # Scopes a token carries only when asked for (``optional: true``); also in ``scopes``.
+    optional_scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,16 @@ def _scope_names(raw: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _optional_scope_names(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        item["name"]
+        for item in raw
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str) and item.get("optional") is True
+    )
+
+
 def _account(attrs: Mapping[str, Any], operation: str) -> dict[str, Any]:
     client_id = attrs.get("client_id")
     if not isinstance(client_id, str) or not client_id:
@@ -70,6 +82,7 @@ def _account(attrs: Mapping[str, Any], operation: str) -> dict[str, Any]:
         "annotations": {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, Mapping) else {},
         "access_token_lifespan": int(lifespan) if isinstance(lifespan, int | float) else None,
         "created_at": str(attrs["created_at"]) if attrs.get("created_at") else None,
+        "optional_scopes": _optional_scope_names(attrs.get("scopes")),
     }
 
 
@@ -173,6 +186,7 @@ class AccountsClient:
         return [ServiceAccount(**_account(a, op)) for a in items if isinstance(a, Mapping)]
 
     def get(self, client_id: str) -> ServiceAccount | None:
+        """One account by client id, from the listing; None when the listing does not hold it."""
         return next((a for a in self.list() if a.client_id == client_id), None)
 
     def delete(self, client_id: str) -> bool:

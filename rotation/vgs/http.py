@@ -274,6 +274,8 @@ class VGSHttp:
                     "error": type(exc).__name__,
                     "status": getattr(exc, "status", None),
                     "wait_seconds": round(state.upcoming_sleep, 3),
+                    "max_attempts": policy.max_attempts,
+                    "detail": str(exc),  # VGSError texts hold no secret (see errors.py)
                 },
             )
 

@@ -40,6 +40,7 @@ from tests.faults.schedules import (
 )
 from tests.helpers import VirtualClock
 from vault_plugin.backend import A_KIND, A_MOUNT, A_ROLE, VGSBackend
+from vault_plugin.engine import new_backend
 from vault_plugin.framework import LogicalError, Operation, Request
 from vault_plugin.storage import MemoryStorage
 
@@ -115,7 +116,7 @@ class PluginSchedule:
                 finally:
                     calls.after(f"vgs:{operation}")
 
-        b = VGSBackend(clock=self.clock)
+        b = new_backend(clock=self.clock)
         b.http.close()
         policy = RetryPolicy(max_attempts=3, max_total=20, sleep=self.clock.sleep, clock=self.clock,
                              rng=random.Random(self.rng.random()))  # fmt: skip

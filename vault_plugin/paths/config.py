@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rotation.vgs import ClientCredentials, Secret, TokenClient, VGSEndpoints, check_url, errors
-from vault_plugin.backend import EngineConfig, VGSClients, vgs_error
 from vault_plugin.framework import (
     Field,
     FieldData,
@@ -19,9 +18,8 @@ from vault_plugin.framework import (
     Response,
     bad_request,
 )
-
-if TYPE_CHECKING:
-    from vault_plugin.backend import VGSBackend
+from vault_plugin.interface import Engine
+from vault_plugin.vgs_access import EngineConfig, VGSClients, vgs_error
 
 URL_FIELDS = ("token_url", "accounts_url", "vault_management_url")
 CRASH_POINTS = ("after-wal", "after-create", "after-validate", "after-store", "after-delete-old")
@@ -52,7 +50,7 @@ CONFIG_FIELDS = {
 }
 
 
-async def mint_check(b: VGSBackend, token_url: str, creds: ClientCredentials, insecure: bool, action: str) -> None:
+async def mint_check(b: Engine, token_url: str, creds: ClientCredentials, insecure: bool, action: str) -> None:
     """Mint a token with ``creds``; refuse with a clear error if VGS does not accept them."""
     try:
         tokens = TokenClient(token_url, http=b.http, allow_insecure_http=insecure)
@@ -65,7 +63,7 @@ async def mint_check(b: VGSBackend, token_url: str, creds: ClientCredentials, in
         raise vgs_error(exc, action) from None
 
 
-async def check_manager(b: VGSBackend, cfg: EngineConfig) -> None:
+async def check_manager(b: Engine, cfg: EngineConfig) -> None:
     """The manager must be able to list the organization's service accounts."""
     clients = VGSClients(cfg, b.http)
     try:
@@ -78,7 +76,7 @@ async def check_manager(b: VGSBackend, cfg: EngineConfig) -> None:
         raise vgs_error(exc, "list the organization's service accounts") from None
 
 
-def paths(b: VGSBackend) -> list[Path]:
+def paths(b: Engine) -> list[Path]:
     async def read(req: Request, d: FieldData) -> Response | None:
         cfg = await b.load_config()
         return None if cfg is None else Response(data=cfg.public())

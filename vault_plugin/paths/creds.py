@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vault_plugin.framework import (
     Field,
@@ -19,17 +19,16 @@ from vault_plugin.framework import (
     SecretType,
     bad_request,
 )
+from vault_plugin.interface import Engine
 from vault_plugin.paths.roles import NAME_RE, get_role
-
-if TYPE_CHECKING:
-    from vault_plugin.backend import VGSBackend
+from vault_plugin.vgs_access import A_KIND, A_MOUNT, A_ROLE, account_name
 
 log = logging.getLogger("vault_plugin.creds")
 SECRET_TYPE = "vgs_creds"
 LEASE_GRACE = 300.0
 
 
-async def _ttls(b: VGSBackend, role: dict[str, Any]) -> tuple[float, float]:
+async def _ttls(b: Engine, role: dict[str, Any]) -> tuple[float, float]:
     assert b.system is not None
     default_ttl, max_ttl = await b.system.default_lease_ttl(), await b.system.max_lease_ttl()
     mx = float(role.get("max_ttl") or max_ttl)
@@ -39,7 +38,7 @@ async def _ttls(b: VGSBackend, role: dict[str, Any]) -> tuple[float, float]:
     return (min(ttl, mx) if mx else ttl), mx
 
 
-def paths(b: VGSBackend) -> list[Path]:
+def paths(b: Engine) -> list[Path]:
     async def read(req: Request, d: FieldData) -> Response | None:
         name = d.get("name")
         role = await get_role(b, name)
@@ -102,12 +101,10 @@ def paths(b: VGSBackend) -> list[Path]:
 
 
 def _name(role: str) -> str:
-    from vault_plugin.backend import account_name
-
     return account_name("creds", role)
 
 
-def secret_types(b: VGSBackend) -> list[SecretType]:
+def secret_types(b: Engine) -> list[SecretType]:
     async def revoke(req: Request) -> Response | None:
         assert req.secret is not None
         client_id = str(req.secret.internal_data.get("client_id") or "")
@@ -158,12 +155,10 @@ def _age(created_at: str | None, now: float) -> float | None:
         return None
 
 
-async def tidy(b: VGSBackend) -> None:
+async def tidy(b: Engine) -> None:
     """Delete accounts of this mount that nothing refers to: creds accounts without a lease
     record, token accounts that are not their role's current one; and lease records long past
     their max_ttl."""
-    from vault_plugin.backend import A_KIND, A_MOUNT, A_ROLE
-
     c = await b.clients()
     records = set(await b.storage.list("leases/"))
     token_accounts = set()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vault_plugin.framework import Field, FieldData, FieldType, Operation, Path, Request, Response, bad_request
-
-if TYPE_CHECKING:
-    from vault_plugin.backend import VGSBackend
+from vault_plugin.interface import Engine
 
 NAME_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 
@@ -25,19 +23,25 @@ ROLE_FIELDS = {
     "max_ttl": Field(
         FieldType.DURATION, "Maximum lease life of creds/NAME (mount max if unset).", default=0, minimum=0
     ),
+    "token_leases": Field(
+        FieldType.BOOL,
+        "Give every token/NAME read its own (non-renewable) lease. Off by default: tokens are returned "
+        "without a lease, with 'ttl' and 'rotation_period' like Vault's rotating static credentials.",
+        default=False,
+    ),
 }
 
 ACCOUNT_SHAPE = ("scopes", "vaults", "token_lifespan")
 
 
-async def get_role(b: VGSBackend, name: str) -> dict[str, Any]:
+async def get_role(b: Engine, name: str) -> dict[str, Any]:
     role = await b.storage.get(f"roles/{name}")
     if role is None:
         raise bad_request(f"role {name!r} does not exist")
     return role
 
 
-async def drop_role_account(b: VGSBackend, name: str) -> None:
+async def drop_role_account(b: Engine, name: str) -> None:
     """Forget (and delete at VGS) the service account behind token/NAME."""
     acct = await b.storage.get(f"role-accounts/{name}")
     await b.storage.delete(f"token-cache/{name}")
@@ -46,7 +50,7 @@ async def drop_role_account(b: VGSBackend, name: str) -> None:
         await b.storage.delete(f"role-accounts/{name}")
 
 
-def paths(b: VGSBackend) -> list[Path]:
+def paths(b: Engine) -> list[Path]:
     async def read(req: Request, d: FieldData) -> Response | None:
         role = await b.storage.get(f"roles/{d.get('name')}")
         return None if role is None else Response(data=role)
@@ -96,7 +100,8 @@ def paths(b: VGSBackend) -> list[Path]:
             description=(
                 "A role describes VGS service accounts: 'scopes' (comma list, at least one, cannot change on an "
                 "existing VGS account, so changing them replaces the role's token account), 'vaults', "
-                "'token_lifespan' of their access tokens, and the lease 'ttl'/'max_ttl' of creds/NAME."
+                "'token_lifespan' of their access tokens, the lease 'ttl'/'max_ttl' of creds/NAME, and whether "
+                "token/NAME reads are leased ('token_leases', off by default)."
             ),
             fields=ROLE_FIELDS,
             operations={Operation.READ: read, Operation.UPDATE: write, Operation.DELETE: delete},
@@ -105,5 +110,5 @@ def paths(b: VGSBackend) -> list[Path]:
     ]
 
 
-async def _exists(b: VGSBackend, name: str) -> bool:
+async def _exists(b: Engine, name: str) -> bool:
     return await b.storage.get(f"roles/{name}") is not None

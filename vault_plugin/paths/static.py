@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vault_plugin.framework import (
     Field,
@@ -18,10 +18,8 @@ from vault_plugin.framework import (
     Response,
     bad_request,
 )
+from vault_plugin.interface import Engine
 from vault_plugin.paths.roles import NAME_RE
-
-if TYPE_CHECKING:
-    from vault_plugin.backend import VGSBackend
 
 log = logging.getLogger("vault_plugin.static")
 NAME_FIELD = Field(FieldType.NAME, "Name of the static role.", required=True, pattern=NAME_RE)
@@ -38,7 +36,7 @@ STATIC_FIELDS = {
 SPEC_KEYS = ("scopes", "vaults", "token_lifespan", "rotation_period")
 
 
-async def rotate(b: VGSBackend, name: str, *, crash: str | None = None) -> dict[str, Any]:
+async def rotate(b: Engine, name: str, *, crash: str | None = None) -> dict[str, Any]:
     """Create a new account, make it current, keep the old one as previous, delete the one before."""
     async with b.lock(f"static/{name}"):
         entry = await b.storage.get(f"static-roles/{name}")
@@ -75,7 +73,7 @@ def _public(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def rotate_due(b: VGSBackend) -> None:
+async def rotate_due(b: Engine) -> None:
     now = b.clock()
     for name in await b.storage.list("static-roles/"):
         entry = await b.storage.get(f"static-roles/{name}")
@@ -93,7 +91,7 @@ async def rotate_due(b: VGSBackend) -> None:
                 )
 
 
-def paths(b: VGSBackend) -> list[Path]:
+def paths(b: Engine) -> list[Path]:
     async def read_role(req: Request, d: FieldData) -> Response | None:
         entry = await b.storage.get(f"static-roles/{d.get('name')}")
         return None if entry is None else Response(data=_public(d.get("name"), entry))

@@ -9,30 +9,25 @@ undone (accounts annotated with the id deleted). Then the entry is removed.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vault_plugin.framework import Field, FieldData, FieldType, Operation, Path, Request, Response
-
-if TYPE_CHECKING:
-    from vault_plugin.backend import VGSBackend
+from vault_plugin.interface import Engine
+from vault_plugin.vgs_access import A_KIND, A_MOUNT, A_WAL
 
 log = logging.getLogger("vault_plugin.wal")
 
 
-async def _listed(b: VGSBackend) -> list[Any]:
+async def _listed(b: Engine) -> list[Any]:
     c = await b.clients()
     return list(await b.call("list service accounts", c.accounts.list))
 
 
-async def _made_by(b: VGSBackend, wal_id: str) -> list[str]:
-    from vault_plugin.backend import A_WAL
-
+async def _made_by(b: Engine, wal_id: str) -> list[str]:
     return [a.client_id for a in await _listed(b) if a.annotations.get(A_WAL) == wal_id]
 
 
-async def _rollback_root(b: VGSBackend, wal_id: str, entry: dict[str, Any]) -> None:
-    from vault_plugin.backend import A_KIND, A_MOUNT, A_WAL
-
+async def _rollback_root(b: Engine, wal_id: str, entry: dict[str, Any]) -> None:
     async with b.lock("config"):
         cfg = await b.load_config()
         if cfg is None:
@@ -58,7 +53,7 @@ async def _rollback_root(b: VGSBackend, wal_id: str, entry: dict[str, Any]) -> N
         await b.storage.delete(f"wal/{wal_id}")
 
 
-async def _rollback_static(b: VGSBackend, wal_id: str, entry: dict[str, Any]) -> None:
+async def _rollback_static(b: Engine, wal_id: str, entry: dict[str, Any]) -> None:
     name = entry.get("role", "")
     async with b.lock(f"static/{name}"):
         role = await b.storage.get(f"static-roles/{name}")
@@ -74,7 +69,7 @@ async def _rollback_static(b: VGSBackend, wal_id: str, entry: dict[str, Any]) ->
         await b.storage.delete(f"wal/{wal_id}")
 
 
-async def rollback_all(b: VGSBackend) -> None:
+async def rollback_all(b: Engine) -> None:
     now = b.clock()
     for wal_id in await b.storage.list("wal/"):
         entry = await b.storage.get(f"wal/{wal_id}")
@@ -88,7 +83,7 @@ async def rollback_all(b: VGSBackend) -> None:
             await b.storage.delete(f"wal/{wal_id}")
 
 
-def paths(b: VGSBackend) -> list[Path]:
+def paths(b: Engine) -> list[Path]:
     async def tidy(req: Request, d: FieldData) -> Response | None:
         if b.test_hooks and d.provided("advance_clock"):
             b.clock_offset += d.get("advance_clock")

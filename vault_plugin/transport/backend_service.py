@@ -115,6 +115,12 @@ def error_to_proto(exc: BaseException) -> backend_pb2.ProtoError:
     )
 
 
+RESOLVE_PATH = "resolve-path"
+_RESOLVE_PATH_REPLY = backend_pb2.HandleRequestReply(
+    err=backend_pb2.ProtoError(err_type=ERR_UNSUPPORTED_PATH, err_msg="unsupported operation 'resolve-path'")
+)
+
+
 class BackendService(backend_grpc.BackendBase):
     def __init__(self, backend: LogicalBackend, broker: Broker) -> None:
         self.backend = backend
@@ -182,6 +188,12 @@ class BackendService(backend_grpc.BackendBase):
         args = await stream.recv_message()
         assert args is not None
         op, path = args.request.operation, args.request.path
+        if op == RESOLVE_PATH:
+            # OpenBao 2.7 asks before every request to the mount; the engine keeps the paths it
+            # is given, so the answer is always "unsupported path" (the host then uses the path
+            # as sent). Answered without parsing the request: it is half of every read's RPCs.
+            await stream.send_message(_RESOLVE_PATH_REPLY)
+            return
         try:
             if not self._setup_done:
                 raise LogicalError("backend is not set up yet", ErrorKind.UNAVAILABLE)

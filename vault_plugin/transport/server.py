@@ -16,7 +16,6 @@ from typing import Any
 from google.protobuf.empty_pb2 import Empty
 from grpclib._typing import IServable
 from grpclib.const import Cardinality, Handler, Status
-from grpclib.events import RecvRequest, listen
 from grpclib.exceptions import GRPCError
 from grpclib.health.v1.health_grpc import HealthBase
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
@@ -26,6 +25,7 @@ from vault_plugin.framework import LogicalBackend
 from vault_plugin.proto import broker_grpc, broker_pb2, version_grpc, version_pb2
 from vault_plugin.transport.backend_service import BackendService
 from vault_plugin.transport.broker import Broker
+from vault_plugin.transport.corking import CorkedProtocol
 from vault_plugin.transport.handshake import (
     HandshakeError,
     LaunchConfig,
@@ -80,6 +80,18 @@ class _UnimplementedFallback(dict[str, Handler]):
         return found if found is not None else _UNIMPLEMENTED
 
 
+class _CorkingServer(Server):
+    """grpclib's server with coalesced writes (:mod:`vault_plugin.transport.corking`); it
+    sets ``connected`` on the first connection (no per-request event listener needed)."""
+
+    def __init__(self, handlers: list[IServable], connected: asyncio.Event) -> None:
+        super().__init__(handlers)
+        self._connected = connected
+
+    def _protocol_factory(self) -> Any:  # grpclib has no public hook for the protocol
+        return CorkedProtocol(super()._protocol_factory(), on_connection=self._connected.set)
+
+
 async def _unimplemented(stream: Stream[Any, Any]) -> None:
     raise GRPCError(Status.UNIMPLEMENTED, "method not implemented by the VGS plugin")
 
@@ -113,13 +125,8 @@ async def serve(backend: LogicalBackend, config: LaunchConfig, *, version: str =
     handlers: list[IServable] = [BackendService(backend, broker), broker, Controller(stop), Health()]
     if version:
         handlers.append(Version(version))
-    server = Server(handlers)
+    server = _CorkingServer(handlers, connected)
     server._mapping = _UnimplementedFallback(server._mapping)  # grpclib has no public hook for this
-
-    async def on_request(_event: RecvRequest) -> None:
-        connected.set()
-
-    listen(server, RecvRequest, on_request)
     loop = asyncio.get_running_loop()
     # Like go-plugin: ignore SIGINT (Ctrl-C in the host's terminal reaches the whole process
     # group; the host shuts us down itself) and exit cleanly on SIGTERM.

@@ -24,6 +24,10 @@ path "vgs/rotate-role/*" {
 path "vgs/tidy" {
   capabilities = ["update"]
 }
+# Counters of the plugin process (storage calls, token cache hits and mints); no secret.
+path "vgs/stats" {
+  capabilities = ["read"]
+}
 # Revoke leases issued by the engine (e.g. after an incident).
 path "sys/leases/revoke-prefix/vgs/*" {
   capabilities = ["update"]
