@@ -89,10 +89,11 @@ def run_fleet(
         bad = [r.info.name for r in report.rows if r.problems] + [c.where for c in report.capacity if c.enough is False]
         fail(f"status --all: problems in {len(bad)} place(s): {', '.join(bad[:10])}", EXIT_FAILED)
     if report.verdict == "unknown":
-        unseen = [r.info.name for r in report.rows if r.errors]
+        unseen = [r for r in report.rows if r.errors]
+        first = f"{unseen[0].info.name}: {unseen[0].errors[0]}" if unseen else report.errors[0]
         fail(
             f"status --all: could not see everything ({len(unseen)} secret(s), {len(report.errors)} capacity "
-            "listing(s)): see the errors above",
+            f"listing(s)); first: {first}",
             EXIT_UNAVAILABLE,
         )
 
