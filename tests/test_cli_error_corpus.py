@@ -156,14 +156,28 @@ def _args(command: str, s: Scene) -> list[str]:
         "publish --vault-path": lambda: ["publish", "--credential-secret", s.secret_id, "--vault-path", KV_PATH,
                                          "--threshold", "86400"],
         "bootstrap-manager": lambda: ["bootstrap-manager", "--secret-id", s.world.manager_arn if own else s.secret_id],
+        "doctor": lambda: ["doctor", s.secret_id],
+        "status --all": lambda: ["status", "--all"],
     }  # fmt: skip
     return builders[command]()
 
 
-AWS_COMMANDS = ("token --from-secret", "rotate", "rotate --local", "status", "cleanup", "publish", "bootstrap-manager")
-VGS_COMMANDS = ("token", "rotate --local", "status", "cleanup", "publish")
+AWS_COMMANDS = (
+    "token --from-secret", "rotate", "rotate --local", "status", "cleanup", "publish", "bootstrap-manager", "doctor",
+    "status --all",
+)  # fmt: skip
+VGS_COMMANDS = ("token", "rotate --local", "status", "cleanup", "publish", "doctor", "status --all")
 VAULT_COMMANDS = ("token --from-vault", "publish --vault-path")
-CHECKS = ("status", "cleanup")  # a check that cannot see says "unknown": exit 4
+CHECKS = ("status", "cleanup", "status --all")  # a check that cannot see says "unknown": exit 4
+# doctor is a checklist: what VGS refuses is a failed check (exit 1), what it cannot reach is unknown (4)
+# except a host that does not answer at all, which is the failure that check looks for
+DOCTOR_VGS = {
+    "vgs refused": (FAILED, ("failed", "manager mints a token")),
+    "vgs forbidden": (FAILED, ("failed", "manager lists service accounts")),
+    "vgs unavailable": (UNAVAILABLE, ("could not check", "manager lists service accounts")),
+    "vgs host unreachable": (FAILED, ("failed", "token_url answers")),
+    "vgs bad response": (FAILED, ("failed", "manager lists service accounts")),
+}
 
 
 # --------------------------------------------------------------------------- failure classes
@@ -316,6 +330,8 @@ def _cases() -> list[Case]:
     }
     for failure, (code, words) in aws.items():
         for command in AWS_COMMANDS:
+            if failure == "aws not found" and command == "status --all":
+                continue  # no secret id to get wrong
             w = words
             if failure == "aws not found" and command == "token --from-secret":
                 w = ("holds no published token",)
@@ -333,7 +349,9 @@ def _cases() -> list[Case]:
     }
     for failure, (code, words) in vgs.items():
         for command in VGS_COMMANDS:
-            if command in CHECKS:
+            if command == "doctor":
+                cases.append(Case(command, failure, *DOCTOR_VGS[failure]))
+            elif command in CHECKS:
                 cases.append(Case(command, failure, UNAVAILABLE, ("VGS",)))
             else:
                 cases.append(Case(command, failure, code, words))
@@ -357,6 +375,11 @@ def _cases() -> list[Case]:
         Case("status", "manager without value", UNAVAILABLE, ("manager_secret_arn",)),
         Case("cleanup", "manager without value", UNAVAILABLE, ("manager_secret_arn",)),
         Case("rotate", "not configured", BAD, ("no rotation function", "not enabled")),
+        Case("doctor", "bad document", FAILED, ("failed", "secret document")),
+        Case("doctor", "manager without value", FAILED, ("failed", "manager secret readable")),
+        Case("doctor", "not configured", FAILED, ("failed", "found by status --all")),
+        Case("status --all", "bad document", FAILED, ("problems",)),
+        Case("status --all", "manager without value", UNAVAILABLE, ("could not see", "manager_secret_arn")),
     ]
     return cases
 
@@ -483,6 +506,10 @@ BAD_ARGS = [
     ["rotate", "x", "--interval", "fast"],
     ["status"],
     ["status", "x", "--bogus"],
+    ["status", "x", "--all"],
+    ["status", "--all", "--concurrency", "0"],
+    ["doctor"],
+    ["doctor", "x", "--min-remaining", "soon"],
     ["cleanup"],
     ["publish"],
     ["bootstrap-manager"],

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "cleanup": "rotation.cli.cleanup_cmd:cleanup",
     "bootstrap-manager": "rotation.cli.provision_cmd:bootstrap_manager",
     "local-stack": "rotation.cli.provision_cmd:local_stack",
+    "doctor": "rotation.cli.doctor_cmd:doctor",
 }
 
 

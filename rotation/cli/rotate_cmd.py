@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail, vgs_attempts, vgs_http
+from rotation.cli.fleet_cmd import fleet_options, run_fleet
 
 if TYPE_CHECKING:
     from rotation.aws_store import AwsSecretStore
@@ -110,18 +111,25 @@ def _ms(since: float | None) -> str:
 
 
 @click.command("status")
-@click.argument("secret_id")
+@click.argument("secret_id", required=False)
 @click.option("--repair", is_flag=True, help="Clear a stuck AWSPENDING safely (deletes its unused VGS credential).")
 @click.option("--no-vgs", is_flag=True, help="Only read Secrets Manager; do not ask VGS.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (unknown values are null).")
 @click.option("--http-timeout", type=float, default=10.0, show_default=True)
-def status(secret_id: str, repair: bool, no_vgs: bool, as_json: bool, http_timeout: float) -> None:
+@fleet_options
+def status(secret_id: str | None, repair: bool, no_vgs: bool, as_json: bool, http_timeout: float, **fleet: Any) -> None:
     """Show SECRET_ID's versions and stages, the VGS credentials behind them, and any
-    stuck AWSPENDING or orphaned credential. Never prints a secret.
+    stuck AWSPENDING or orphaned credential; with --all, every rotated secret, one row
+    each. Never prints a secret.
 
     Exit 0 when every check passed, 1 when one failed (stuck AWSPENDING, unusable or
     deleted AWSCURRENT, orphans), 4 when something could not be checked (then the text
     says what, and JSON has null values and an "errors" list)."""
+    all_secrets = fleet.pop("all_secrets")
+    if all_secrets and not secret_id and not repair:  # the fleet view: rotation.cli.fleet_cmd
+        return run_fleet(as_json=as_json, no_vgs=no_vgs, http_timeout=http_timeout, **fleet)
+    if all_secrets or not secret_id:
+        raise click.UsageError("give SECRET_ID, or --all (without SECRET_ID or --repair)")
     from rotation.status import inspect
     from rotation.status import repair as do_repair
 
