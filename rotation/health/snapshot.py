@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable
 
 from rotation.health.catalog import SecretInfo
-from rotation.stores import SecretDescription, SecretStore
+from rotation.stores import SecretDescription, SecretStore, SecretVersion
 
 
 class SnapshotStore:
@@ -27,7 +27,7 @@ class SnapshotStore:
                 info.arn, info.name, info.rotation_enabled, dict(info.versions), info.rotation_function
             )
             self._described[info.arn] = self._described[info.name] = desc
-        self._values: dict[tuple[str, str | None, str | None], str | None] = {}
+        self._values: dict[tuple[str, str | None, str | None], SecretVersion | None] = {}
         self._lock = threading.Lock()
 
     def describe(self, secret_id: str) -> SecretDescription:
@@ -35,14 +35,20 @@ class SnapshotStore:
         return desc if desc is not None else self.store.describe(secret_id)
 
     def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
+        found = self.get_version(secret_id, version_id=version_id, stage=stage)
+        return None if found is None else found.value
+
+    def get_version(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> SecretVersion | None:
         key = (secret_id, version_id, stage)
         with self._lock:
             if key in self._values:
                 return self._values[key]
-        value = self.store.get_value(secret_id, version_id=version_id, stage=stage)
+        found = self.store.get_version(secret_id, version_id=version_id, stage=stage)
         with self._lock:
-            self._values[key] = value
-        return value
+            self._values[key] = found
+        return found
 
     def put_pending(self, secret_id: str, version_id: str, value: str, *, rotation_token: str | None = None) -> None:
         raise TypeError("a survey's snapshot is read-only")
