@@ -485,7 +485,8 @@ class Publisher:
                 raise
             status = f", HTTP {exc.status}" if exc.status else ""
             log.warning(
-                "target %s: token request failed (%s%s); retrying in %.1f s (attempt %d of %d), meanwhile others",
+                "target %s: token request failed (%s%s); retrying in %.1f s (attempt %d of %d), "
+                "publishing the other targets meanwhile",
                 job.target.label, type(exc).__name__, status, wait, job.attempts + 1, policy.max_attempts,
                 extra={
                     "target": job.target.label,

@@ -522,7 +522,9 @@ def test_run_bounded_keeps_order_and_steps_again_no_earlier_than_asked():
     ]  # fmt: skip
 
 
-def test_run_bounded_stops_on_an_exception_from_a_step():
+def test_run_bounded_raises_an_exception_from_a_step_and_starts_no_step_after_it():
+    """One worker (the calling thread). With several, the others finish the step they are in
+    and take no new one; that interleaving is not pinned down here."""
     clock = VirtualClock()
     stepped: list[int] = []
 
