@@ -13,9 +13,11 @@ and publishes a token for each into empty destinations, from in-memory stores (t
 is the publisher and the token server, not moto), once per concurrency bound, with the same
 code at every bound (1 is the sequential baseline). Only ``Publisher.run`` is timed.
 
-It prints the curve: wall time (the median of ``--repeat`` runs, each shown), speed-up over
-the sequential run, and that speed-up divided by the bound (the goal: at least 0.8 up to
-32), and whether the run fits in a minute; then the same curve without 429s. With 429s it
+It prints the curve: wall time (the median of ``--repeat`` runs, each shown), the publisher's
+CPU per target (this process only), speed-up over the sequential run, and that speed-up
+divided by the bound (the goal: at least 0.8 up to 32), and whether the run fits in a
+minute; then the same curve without 429s. The machine's load average is printed too: on a
+shared machine the figures move with it. With 429s it
 also prints the floor the throttling sets: a throttled target is asked again no earlier than
 its ``Retry-After``, so a run cannot end before its last 429 plus ``Retry-After`` plus one
 request's latency, whatever the bound: on a two-second run (32) that tail weighs, on an
@@ -197,6 +199,7 @@ def documents(port: int, n: int) -> dict[str, str]:
 @dataclass(frozen=True)
 class Run:
     seconds: float
+    cpu: float  # this process's CPU seconds in the timed region: the publisher's own cost
     counts: dict[str, int]
     throttled: int
     floor: float  # the earliest this run could have ended: its last 429 + Retry-After + latency
@@ -210,12 +213,12 @@ def run(port: int, docs: dict[str, str], concurrency: int, latency: float) -> Ru
     server_stats(port, reset=True)
     with VGSHttp(timeout=10, retry=RetryPolicy(max_attempts=5, max_total=30)) as http:
         publisher = Publisher(secrets=MemoryStore(docs), http=http, concurrency=concurrency)
-        began = time.monotonic()
+        began, cpu = time.monotonic(), time.process_time()
         result = publisher.run(targets)
-        seconds = time.monotonic() - began
+        seconds, cpu = time.monotonic() - began, time.process_time() - cpu
     stats = server_stats(port)
     floor = stats["last_429"] - began + RETRY_AFTER + latency if stats["throttled"] else 0.0
-    return Run(seconds, result.counts(), int(stats["throttled"]), floor)
+    return Run(seconds, cpu, result.counts(), int(stats["throttled"]), floor)
 
 
 def server_stats(port: int, *, reset: bool = False) -> dict[str, float]:
@@ -256,6 +259,7 @@ def curve(args: argparse.Namespace, throttle: float) -> list[tuple[str, str]]:
         line += f"  published {worst.counts['published']}/{args.targets}, failed {worst.counts['failed']}"
         if throttle:
             line += f", 429s {worst.throttled}"
+        line += f"  cpu {statistics.median(r.cpu for r in done) / args.targets * 1000:.2f} ms/target"
         if sequential is not None and concurrency != 1:
             speedup = sequential / seconds
             line += f"  speed-up {speedup:5.1f} = {speedup / concurrency:.2f} x the bound"
