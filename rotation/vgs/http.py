@@ -302,8 +302,9 @@ class VGSHttp:
 
         Why not the shared pool: httpcore's pool runs every request and every response of
         every thread through one lock and scans all its connections there; at 32 workers
-        that was about a quarter of the publisher's CPU (``bench/publisher_bench.py``). A
-        transport built on an injected ``client`` shares that client instead."""
+        that was about a quarter of the publisher's CPU in a profile (py-spy ``--gil`` on
+        ``bench/publisher_bench.py``). A transport built on an injected ``client`` (tests'
+        transports) shares that client instead."""
         client = self._client
         if not self._injected:
             with self._lanes_lock:
