@@ -10,6 +10,8 @@ surface to the caller, which knows how to reconcile (see ``rotation.core``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import email.utils
 import functools
@@ -22,8 +24,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-import base64
-import binascii
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import httpx
