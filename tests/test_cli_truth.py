@@ -229,7 +229,9 @@ def test_verbose_shows_log_records_instead_of_progress_lines(emulator, moto_url)
     emulator.faults.inject("accounts.list", status=503, count=1)
     proc = cli("-v", "status", world.secret_arn, env={"VGS_MAX_ATTEMPTS": "2"})
     assert proc.returncode == 0
-    retry_records = [line for line in proc.stderr.splitlines() if "WARNING rotation.vgs:" in line and "retrying in" in line]
+    retry_records = [
+        line for line in proc.stderr.splitlines() if "WARNING rotation.vgs:" in line and "retrying in" in line
+    ]
     assert len(retry_records) == 1
     assert not [line for line in proc.stderr.splitlines() if line.startswith("vgs-rotate: ")]
 

@@ -345,7 +345,9 @@ def test_error_messages_scrub_what_the_request_carried(auth):
     secret = "s3cr3t/with+odd=chars-0123456789"
     basic = base64.b64encode(f"client-x:{secret}".encode()).decode()
     if auth == "form":
-        request = httpx.Request("POST", "https://auth.example/token", data={"client_id": "client-x", "client_secret": secret})
+        request = httpx.Request(
+            "POST", "https://auth.example/token", data={"client_id": "client-x", "client_secret": secret}
+        )
         echoed = [secret, quote(secret, safe="")]
     elif auth == "basic":
         request = httpx.Request("POST", "https://auth.example/token", headers={"Authorization": f"Basic {basic}"})
