@@ -174,7 +174,7 @@ def _classify(exc: BaseException) -> tuple[int, str]:
         return EXIT_USAGE, _usage(exc)
     if isinstance(exc, click.ClickException):
         return exc.exit_code, exc.format_message()
-    for handler in (_store, _vgs, _rotation, _aws_raw, _vault_raw, _missing_module, _file):
+    for handler in (_onboarding, _store, _vgs, _rotation, _aws_raw, _vault_raw, _missing_module, _file):
         verdict = handler(exc)
         if verdict is not None:
             return verdict
@@ -373,6 +373,28 @@ def _rotation(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, RotationError):
         return EXIT_FAILED, str(exc)
     return None
+
+
+# -- onboarding (``adopt``) ----------------------------------------------------------------------
+
+_ADOPT_EXIT = {"invalid": EXIT_USAGE, "not-found": EXIT_FAILED, "refused": EXIT_REFUSED, "conflict": EXIT_FAILED}
+
+
+def _onboarding(exc: BaseException) -> tuple[int, str] | None:
+    """A refusal says that nothing was written; a failure after the first write says what
+    was done, what failed (classified as its cause) and that the same command finishes it."""
+    from rotation.onboarding.request import AdoptError, PartialAdoption
+
+    if isinstance(exc, AdoptError):
+        return _ADOPT_EXIT[exc.reason], f"not adopted, nothing written: {exc}"
+    if not isinstance(exc, PartialAdoption):
+        return None
+    cause = exc.cause
+    code, line = (_ADOPT_EXIT[cause.reason], str(cause)) if isinstance(cause, AdoptError) else classify(cause)
+    return code, (
+        f"adoption incomplete: {exc.step} failed ({line.removeprefix(PREFIX)}); already done: "
+        f"{'; '.join(exc.done)}. Fix that and run the same command again to finish"
+    )
 
 
 def _module_of(exc: BaseException) -> str:
