@@ -10,7 +10,8 @@ code  name         classes
 ====  ===========  =============================================================================
 0     ok           success (``--help`` and ``--version`` too)
 1     FAILED       the operation ran and did not succeed: a rotation failed or could not be
-                   verified, a check failed, not found (secret, VGS credential), a VGS limit
+                   verified, a check failed, not found (secret, VGS credential), a refused
+                   ``adopt`` (its reason decides: "invalid" 2, "refused" 3, else 1), a VGS limit
                    reached (50 service accounts, 10 access credentials), a stale published token
 2     USAGE        bad arguments: unknown option, missing or invalid value, unreadable file
 3     REFUSED      credentials missing or refused: AWS access denied / no or invalid AWS
@@ -36,8 +37,9 @@ How a command reports a failure (new commands included):
 - Let the project's typed exceptions propagate: :class:`rotation.stores.StoreError`
   (Secrets Manager, Vault), :class:`rotation.vgs.errors.VGSError` and its subclasses,
   :class:`rotation.document.DocumentError`, :class:`rotation.core.EventError` /
-  :class:`~rotation.core.RotationError`, :class:`rotation.issuers.CapacityError`, raw
-  botocore / hvac exceptions. They carry what the boundary needs to name the fix (the secret
+  :class:`~rotation.core.RotationError`, :class:`rotation.issuers.CapacityError`,
+  :class:`rotation.onboarding.request.AdoptError` / ``PartialAdoption``, raw botocore / hvac
+  exceptions. They carry what the boundary needs to name the fix (the secret
   id, the endpoint, whose credential). Do not catch them to print them.
 - For a failure of the command's own making, ``raise CommandError("what, and what to fix",
   EXIT_FAILED)`` (or call :func:`rotation.cli.common.fail`, which does exactly that).
