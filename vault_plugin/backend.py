@@ -28,7 +28,7 @@ from rotation.vgs import (
     errors,
 )
 from vault_plugin.framework import ErrorKind, LogicalBackend, LogicalError, Router, SystemView
-from vault_plugin.storage import CachingStorage, Storage
+from vault_plugin.storage import CachingStorage, Storage, StorageError
 
 log = logging.getLogger("vault_plugin.vgs")
 T = TypeVar("T")
@@ -243,12 +243,25 @@ class VGSBackend(LogicalBackend):
         for name, task in tasks:
             try:
                 await task()
-            except Exception as exc:
-                log.warning(
-                    "periodic task failed",
-                    extra={
-                        "task": name,
-                        "error_type": type(exc).__name__,
-                        "reason": str(exc) if isinstance(exc, LogicalError) else "",
-                    },
-                )
+            except Exception as exc:  # one failing task must not stop the others; each is logged
+                log_periodic_failure(name, exc)
+
+
+PERIODIC_FAILED = "periodic task failed"
+PERIODIC_UNEXPECTED = "periodic task failed unexpectedly"
+
+
+def log_periodic_failure(task: str, exc: Exception, **extra: str) -> None:
+    """Log a failed piece of periodic work; it is retried at the next rollback.
+
+    A caller-facing error (VGS refused or unavailable) or a storage error answered by the
+    host is an expected failure: a warning.
+    Anything else is a bug and is logged at ERROR with :data:`PERIODIC_UNEXPECTED`, a
+    marker the fault schedules scan for (the host only ever sees the rollback succeed).
+    """
+    expected = isinstance(exc, LogicalError | StorageError)
+    log.log(
+        logging.WARNING if expected else logging.ERROR,
+        PERIODIC_FAILED if expected else PERIODIC_UNEXPECTED,
+        extra={"task": task, "error_type": type(exc).__name__, "reason": str(exc) if expected else "", **extra},
+    )

@@ -11,7 +11,6 @@ from vault_plugin.framework import (
     Field,
     FieldData,
     FieldType,
-    LogicalError,
     Operation,
     Path,
     Request,
@@ -83,14 +82,9 @@ async def rotate_due(b: VGSBackend) -> None:
             try:
                 await rotate(b, name)
             except Exception as exc:  # one failing role must not stop the others
-                log.warning(
-                    "scheduled rotation failed",
-                    extra={
-                        "role": name,
-                        "error_type": type(exc).__name__,
-                        "reason": str(exc) if isinstance(exc, LogicalError) else "",
-                    },
-                )
+                from vault_plugin.backend import log_periodic_failure
+
+                log_periodic_failure("static rotation", exc, role=name)
 
 
 def paths(b: VGSBackend) -> list[Path]:
