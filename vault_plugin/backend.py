@@ -111,13 +111,16 @@ class EngineConfig:
 
 
 class VGSClients:
-    """The rotation.vgs clients for one engine configuration (blocking; call from threads)."""
+    """The rotation.vgs clients for one engine configuration (blocking; call from threads).
 
-    def __init__(self, config: EngineConfig, http: VGSHttp) -> None:
+    Tokens are stamped with the engine's clock, the one its cache decisions use (the same
+    as ``time.time`` in production; moved by the test hook and the fault schedules)."""
+
+    def __init__(self, config: EngineConfig, http: VGSHttp, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         insecure = config.allow_insecure_http
-        self.tokens = TokenClient(config.token_url, http=http, allow_insecure_http=insecure)
-        self.manager = CachedTokenAuth(self.tokens, config.credentials)
+        self.tokens = TokenClient(config.token_url, http=http, allow_insecure_http=insecure, clock=clock)
+        self.manager = CachedTokenAuth(self.tokens, config.credentials, clock=clock)
         self.accounts = AccountsClient(
             config.accounts_url, config.organization_id, auth=self.manager, http=http, allow_insecure_http=insecure
         )
@@ -197,7 +200,7 @@ class VGSBackend(LogicalBackend):
         if config is None:
             raise LogicalError("the engine is not configured: write its credentials to config first")
         if self._clients is None or self._clients.config != config:
-            self._clients = VGSClients(config, self.http)
+            self._clients = VGSClients(config, self.http, self.clock)
         return self._clients
 
     def annotations(self, kind: str, role: str, **extra: str) -> dict[str, str]:
