@@ -1,39 +1,65 @@
-"""The Vault plugin's rotate-root and static roles under fault schedules, its bad-field
-requests, and regressions found by the schedules. The engine runs in-process over
-in-memory storage (a crash = a new engine on the same storage); VGS is the emulator,
-in-process or over loopback HTTP."""
+"""The Vault plugin's rotate-root, static roles, creds/ leases and token/ under fault
+schedules, its bad-field requests, and regressions found by the schedules. The engine runs
+in-process over in-memory storage (a crash = a new engine on the same storage); VGS is the
+emulator on a virtual clock shared with the engine, in-process or over loopback HTTP. The
+same schedules on a real OpenBao: tests/test_faults_plugin_bao.py."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from rotation.emulator import Emulator
+from tests.emulator_fixtures import running_emulator
 from tests.faults.inproc import InProcTransport
 from tests.faults.plugin_schedules import ROLE, PluginSchedule
 from tests.faults.schedules import Crash
 from vault_plugin.framework import ErrorKind, LogicalError, Operation, Request
 
 
+@pytest.fixture(scope="module")
+def vemu() -> Iterator[Emulator]:
+    """The emulator on a virtual clock (shared with the engine by the schedules), bound to loopback."""
+    with running_emulator() as (emu, _clock):
+        yield emu
+
+
 @pytest.mark.parametrize("block", range(2))
-def test_plugin_schedules_in_process(block, emulator, leak_check):
+def test_plugin_schedules_in_process(block, vemu, leak_check):
     for seed in range(block * 25, (block + 1) * 25):
-        emulator.reset()
-        schedule = PluginSchedule(seed, emulator, InProcTransport(emulator))
+        vemu.reset()
+        schedule = PluginSchedule(seed, vemu, InProcTransport(vemu))
         result = schedule.run()
         assert not result.violations, result.describe()
         leak_check(*schedule.secrets)
 
 
 @pytest.mark.parametrize("seed", range(1000, 1006))
-def test_plugin_schedule_over_http(seed, emulator, leak_check):
-    emulator.reset()
-    schedule = PluginSchedule(seed, emulator, httpx.HTTPTransport())
+def test_plugin_schedule_over_http(seed, vemu, leak_check):
+    vemu.reset()
+    schedule = PluginSchedule(seed, vemu, httpx.HTTPTransport())
     result = schedule.run()
     assert not result.violations, result.describe()
+    assert result.stats["tokens_served"] and result.stats["leases_issued"] and result.stats["revocations"]
     leak_check(*schedule.secrets)
+
+
+def test_an_exception_in_periodic_work_is_a_violation(vemu, monkeypatch):
+    """Periodic work swallows its failures (the host's rollback must not fail), so the
+    schedules see them through the ERROR marker: a bug there is a violation, not a warning."""
+    import vault_plugin.paths.creds as creds
+
+    async def broken(b: Any) -> None:
+        raise KeyError("issued_at")
+
+    monkeypatch.setattr(creds, "tidy", broken)
+    vemu.reset()
+    result = PluginSchedule(7, vemu, InProcTransport(vemu)).run()
+    assert any("unexpected exception(s) in periodic work" in v for v in result.violations), result.describe()
 
 
 # -- regressions ------------------------------------------------------------------------------
