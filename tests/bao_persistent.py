@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,12 +63,23 @@ class PersistentBao(Bao):
     log_level: str = "debug"
     starts: int = 0
 
+    _http: httpx.Client | None = None
+
+    def api(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """Like :meth:`Bao.api` over one keep-alive client (made again after each start)."""
+        if self._http is None:
+            self._http = httpx.Client(timeout=60)
+        return self._http.request(method, f"{self.addr}/v1/{path}", headers={"X-Vault-Token": self.token}, json=body)
+
     @property
     def running(self) -> bool:
         return self.process.poll() is None
 
     def start(self) -> None:
         """Start the server on its storage, initialise it the first time, unseal it."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [BAO, "server", f"-config={self.work / 'config.hcl'}", f"-log-level={self.log_level}"],

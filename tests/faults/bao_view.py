@@ -10,6 +10,7 @@ Referenced accounts: ``config``'s manager, each static role's current and previo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import time
 from dataclasses import dataclass, field
@@ -93,11 +94,17 @@ def _epoch(text: str) -> float:
     return dt.datetime.fromisoformat(m[1] + zone).timestamp() + float(m[2] or 0)
 
 
+@functools.cache
+def checker_http() -> VGSHttp:
+    """One keep-alive client for the checks' own VGS calls (no retries: a check sees what is)."""
+    return VGSHttp(timeout=10.0, retry=RetryPolicy.none())
+
+
 def probe(cmp_url: str, raw: str) -> str | None:
     """Does VGS accept this token now? None if it does, else why not."""
     tok = AccessToken(access_token=Secret(raw), token_type="Bearer", expires_in=60, issued_at=time.time())
     try:
-        CMPProbe(cmp_url, http=VGSHttp(timeout=10.0, retry=RetryPolicy.none())).check(tok)
+        CMPProbe(cmp_url, http=checker_http()).check(tok)
     except errors.VGSError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
