@@ -11,7 +11,9 @@ OpenBao's expiration manager does. Operations: rotate-root, rotate-role, tidy af
 the clock (the periodic rollback and scheduled rotations), token and creds reads, lease
 renew/revoke/expiry, a role change that replaces the token account, and two of them at once
 on one event loop. VGS faults as in ``schedules``. VGS and the engine share one virtual
-clock (the emulator's), so a token served past its expiry is refused by VGS.
+clock (the emulator's), so a token served past its expiry is refused by VGS. A second mount
+(``Bystander``) with its own manager in the same VGS organization holds a token account, a
+running lease and a static role and is left alone: its accounts must all survive.
 
 Checked, from outside the engine (``plugin_oracle``):
 
@@ -20,7 +22,8 @@ Checked, from outside the engine (``plugin_oracle``):
 - at rest (after the periodic work): the manager exists and mints; the static role's
   current account mints and its previous exists; ``token/`` serves a token VGS accepts;
 - no unreferenced account (VGS's list minus what config, static-creds, token and the
-  host's live leases reference), after the periodic work and after the next clean run;
+  host's live leases reference, on both mounts), after the periodic work and after the
+  next clean run;
 - no WAL entry left; no exception from a request or from periodic work
   (``PERIODIC_UNEXPECTED`` in the logs); no secret in any log line or error message.
 """
@@ -37,7 +40,18 @@ from typing import Any
 import httpx
 
 from rotation.emulator import Emulator
-from rotation.vgs import AccessToken, ClientCredentials, CMPProbe, RetryPolicy, Secret, TokenClient, VGSHttp, errors
+from rotation.vgs import (
+    AccessToken,
+    AccountsClient,
+    CachedTokenAuth,
+    ClientCredentials,
+    CMPProbe,
+    RetryPolicy,
+    Secret,
+    TokenClient,
+    VGSHttp,
+    errors,
+)
 from tests.faults.inproc import LateTimeouts
 from tests.faults.plugin_oracle import Referenced, missing, token_owner, unreferenced
 from tests.faults.schedules import (
@@ -57,6 +71,7 @@ from vault_plugin.framework import LeaseInfo, LogicalError, Operation, Request, 
 from vault_plugin.storage import MemoryStorage
 
 MOUNT = "mount-faults-0001"
+MOUNT_B = "mount-faults-0002"  # a bystander mount in the same VGS organization
 ROLE = "app1"  # the static role
 TOKEN_ROLE = "tok1"
 CREDS_ROLE = "dyn1"
@@ -115,6 +130,60 @@ class HostLease:
                          issue_time=self.issued, lease_id=self.lease_id)  # fmt: skip
 
 
+class Bystander:
+    """A second mount of the engine in the same VGS organization, with its own manager, a
+    token account, a running lease and a static role, left alone by the schedule: none of
+    its accounts may go, whatever the faulted mount's rollbacks and cleanups do."""
+
+    def __init__(self, s: PluginSchedule) -> None:
+        self.s = s
+        self.loop = asyncio.new_event_loop()
+        self.backend = VGSBackend(clock=s.clock)
+        self.backend.http.close()
+        policy = RetryPolicy(max_attempts=3, max_total=20, sleep=s.clock.sleep, clock=s.clock)
+        self.backend.http = VGSHttp(timeout=5.0, retry=policy, client=_Unclosable(s.client))  # type: ignore[arg-type]
+        self.loop.run_until_complete(self.backend.setup(MemoryStorage(), _System(), {}, MOUNT_B))
+        self.lease: tuple[str, str] | None = None  # (lease id, account)
+
+    def call(self, op: Operation, path: str, data: dict[str, Any] | None = None) -> Response | None:
+        return self.loop.run_until_complete(self.backend.router.handle(Request(op, path, dict(data or {}))))
+
+    def setup(self) -> None:
+        boot = self.s.emu.bootstrap
+        http = self.s._http()
+        auth = CachedTokenAuth(TokenClient(boot["token_url"], http=http, clock=self.s.clock),
+                               ClientCredentials(boot["client_id"], Secret(boot["client_secret"])), clock=self.s.clock)  # fmt: skip
+        scopes = next(a["scopes"] for a in self.s.emu.service_accounts() if a["client_id"] == boot["client_id"])
+        manager = AccountsClient(boot["accounts_url"], boot["organization_id"], auth=auth, http=http).create(
+            name="mgr-b", scopes=[x["name"] for x in scopes]
+        )
+        self.s.secrets.add(manager.client_secret.reveal())
+        config = {k: boot[k] for k in ("organization_id", "token_url", "accounts_url", "vault_management_url")}
+        self.call(Operation.UPDATE, "config",
+                  config | {"client_id": manager.client_id, "client_secret": manager.client_secret.reveal()})  # fmt: skip
+        self.call(Operation.UPDATE, f"roles/{TOKEN_ROLE}", {"scopes": "cards:read", "token_lifespan": 600})
+        self.call(Operation.UPDATE, f"roles/{CREDS_ROLE}", {"scopes": "cards:read", "ttl": 86400, "max_ttl": 86400})
+        self.call(Operation.UPDATE, f"static-roles/{ROLE}", {"scopes": "cards:read", "rotation_period": 3600})
+        self.call(Operation.READ, f"token/{TOKEN_ROLE}")
+        creds = self.call(Operation.READ, f"creds/{CREDS_ROLE}")
+        assert creds is not None
+        self.lease = (f"{MOUNT_B}/creds/{CREDS_ROLE}/1", creds.data["client_id"])
+        self.s.secrets.add(creds.data["client_secret"])
+
+    def referenced(self, label: str) -> Referenced:
+        ref = Referenced(leases=dict([self.lease]) if self.lease else {})
+        ref.manager = (self.call(Operation.READ, "config") or Response()).data.get("client_id")
+        static = (self.call(Operation.READ, f"static-creds/{ROLE}") or Response()).data
+        ref.static[ROLE] = (static.get("client_id"), static.get("previous_client_id"))
+        owner = self.s.check_token(self.call(Operation.READ, f"token/{TOKEN_ROLE}"), f"{label} (bystander mount)")
+        if owner:
+            ref.tokens[TOKEN_ROLE] = owner
+        return ref
+
+    def close(self) -> None:
+        self.loop.close()
+
+
 class PluginSchedule:
     def __init__(self, seed: int, emulator: Emulator, transport: httpx.BaseTransport) -> None:
         self.seed = seed
@@ -138,6 +207,7 @@ class PluginSchedule:
         self.texts: list[str] = []
         self.backend: VGSBackend | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.bystander: Bystander | None = None
 
     # -- the engine process ------------------------------------------------------------
 
@@ -378,8 +448,15 @@ class PluginSchedule:
     def check(self, label: str, final: bool = False) -> None:
         v = self.result.violations
         ref = self.referenced(label)
+        refs = [ref]
+        if self.bystander is not None:
+            try:
+                refs.append(self.bystander.referenced(label))
+            except LogicalError as exc:
+                v.append(f"{label}: the bystander mount does not answer: {exc}")
         present = self.present()
-        v.extend(missing(present, ref, label))
+        for one in refs:
+            v.extend(missing(present, one, label))
         raw = self.storage.data.get("config")
         if raw is not None and ref.manager:
             problem = self.mints(ref.manager, json.loads(raw)["client_secret"])
@@ -394,7 +471,7 @@ class PluginSchedule:
             stale = (self.managers - {ref.manager}) & present
             if stale:
                 v.append(f"{label}: {len(stale)} replaced manager account(s) still live")
-        orphans = unreferenced(present, [ref], others=(x.client_id for x in self.leases.values()))
+        orphans = unreferenced(present, refs, others=(x.client_id for x in self.leases.values()))
         if orphans:
             v.append(f"{label}: {len(orphans)} live account(s) nothing references (VGS minus manager, static, "
                      "token and live leases)")  # fmt: skip
@@ -424,6 +501,8 @@ class PluginSchedule:
             finally:
                 self.clear()
                 self.stop()
+                if self.bystander is not None:
+                    self.bystander.close()
                 self.client.close()
         self.texts.extend(logs.parts)
         unexpected = sum(PERIODIC_UNEXPECTED in part for part in logs.parts)
@@ -460,6 +539,8 @@ class PluginSchedule:
             if not self.request(Operation.UPDATE, path, data, who="setup"):
                 self.result.violations.append(f"{path} write failed without faults")
                 return False
+        self.bystander = Bystander(self)
+        self.bystander.setup()
         return True
 
     def step(self, op: str) -> None:
