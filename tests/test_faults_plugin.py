@@ -6,6 +6,7 @@ same schedules on a real OpenBao: tests/test_faults_plugin_bao.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,8 +17,10 @@ import pytest
 from rotation.emulator import Emulator
 from tests.emulator_fixtures import running_emulator
 from tests.faults.inproc import InProcTransport
+from tests.faults.plugin_oracle import token_owner
 from tests.faults.plugin_schedules import ROLE, PluginSchedule
 from tests.faults.schedules import Crash
+from tests.faults.vgs_gate import Gate
 from vault_plugin.framework import ErrorKind, LogicalError, Operation, Request
 
 
@@ -134,6 +137,41 @@ def test_root_rollback_deletes_the_replaced_manager_after_a_later_rotation(emula
     assert current["client_id"] in _present(emulator)
     assert s.mints(current["client_id"], current["client_secret"]) is None
     assert not [k for k in s.storage.data if k.startswith("wal/")]
+    s.stop()
+
+
+@pytest.mark.parametrize("path", ["creds/dyn1", "token/tok1"])
+def test_tidy_keeps_an_account_made_while_it_lists_vgs(vemu, path):
+    """Found on a real OpenBao (bench/plugin_bao_bench.py, seeds 82, 172, 181): tidy read the
+    engine's lease records and token accounts, then listed VGS; a creds/ or token/ read that
+    created and recorded its account in between looked unrecorded and no longer in flight,
+    and tidy deleted it, under a running lease or as the role's current account. Only the
+    orphans' minimum age hid it, and VGS need not report when an account was created."""
+    vemu.reset()
+    s = PluginSchedule(0, vemu, InProcTransport(vemu))
+    assert s.setup()
+    assert s.backend is not None and s.loop is not None
+    s.backend.orphan_min_age = 0
+    router = s.backend.router
+    gate = Gate(vemu)
+    hold = gate.hold("accounts.list", 1, "before")  # tidy's look at VGS, after it read its records
+
+    async def read_while_tidy_waits() -> Any:
+        await asyncio.to_thread(hold.reached.wait, 30)
+        try:
+            return await router.handle(Request(Operation.READ, path))
+        finally:
+            hold.release.set()
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(router.handle(Request(Operation.UPDATE, "tidy")), read_while_tidy_waits())
+
+    try:
+        _, out = s.loop.run_until_complete(both())
+    finally:
+        gate.close()
+    made = out.data["client_id"] if path.startswith("creds/") else token_owner(out.data["access_token"])
+    assert made in _present(vemu), "tidy deleted an account it had not seen being made"
     s.stop()
 
 
