@@ -208,6 +208,9 @@ class PluginSchedule:
         self.backend: VGSBackend | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.bystander: Bystander | None = None
+        # The engine's default minimum ages, or none: VGS need not report when an account was
+        # created, so no cleanup may rely on the orphan age to be correct.
+        self.min_ages = self.rng.choice(((120.0, 300.0), (0.0, 0.0)))
 
     # -- the engine process ------------------------------------------------------------
 
@@ -228,7 +231,7 @@ class PluginSchedule:
         policy = RetryPolicy(max_attempts=3, max_total=20, sleep=self.clock.sleep, clock=self.clock,
                              rng=random.Random(self.rng.random()))  # fmt: skip
         b.http = CountingHttp(timeout=5.0, retry=policy, client=_Unclosable(self.client))  # type: ignore[arg-type]
-        b.wal_min_age, b.orphan_min_age = 120.0, 300.0
+        b.wal_min_age, b.orphan_min_age = self.min_ages
         self.loop = asyncio.new_event_loop()
         self.loop.run_until_complete(b.setup(CountingStorage(self.storage, self.calls), _System(), {}, MOUNT))
         self.backend = b
