@@ -21,6 +21,7 @@ import pytest
 
 from tests.bao_persistent import PersistentBao, persistent_bao, wait_mount
 from tests.faults.bao_view import MountSpec, View, data, lease_expiry, probe, view
+from tests.faults.plugin_bao import FAILED_REQUEST
 from tests.faults.plugin_oracle import missing, token_owner, unreferenced
 from tests.faults.vgs_gate import Gate, run_held
 from tests.vault_fixtures import BAO, manager_config, wait_until
@@ -39,6 +40,7 @@ def pbao() -> Iterator[PersistentBao]:
         yield bao
         log = bao.server_log()
         assert PERIODIC_UNEXPECTED not in log, "an unexpected exception in the plugin's periodic work"
+        assert FAILED_REQUEST not in log, "a plugin request failed with an unexpected exception"
 
 
 @pytest.fixture
