@@ -23,6 +23,7 @@ from tests.bao_persistent import PersistentBao, persistent_bao, wait_mount
 from tests.faults.bao_view import MountSpec, View, data, lease_expiry, probe, view
 from tests.faults.plugin_bao import FAILED_REQUEST
 from tests.faults.plugin_oracle import missing, token_owner, unreferenced
+from tests.faults.schedules import find_leaks
 from tests.faults.vgs_gate import Gate, run_held
 from tests.vault_fixtures import BAO, manager_config, wait_until
 from vault_plugin.backend import PERIODIC_UNEXPECTED
@@ -51,8 +52,10 @@ def gate(emulator: Any) -> Iterator[Gate]:
 
 
 @pytest.fixture
-def spec(pbao: PersistentBao, emulator: Any) -> Iterator[MountSpec]:
-    """A fresh mount configured with a token role, a creds role and a static role."""
+def spec(pbao: PersistentBao, emulator: Any, gate: Gate) -> Iterator[MountSpec]:
+    """A fresh mount configured with a token role, a creds role and a static role. Afterwards
+    the server log (the plugin's lines included) has none of the secrets or tokens VGS issued."""
+    log_start = pbao.log_path.stat().st_size
     path = f"r-{uuid.uuid4().hex[:8]}"
     pbao.enable(path)
     data(pbao, "PUT", f"{path}/config", manager_config(emulator))
@@ -64,6 +67,11 @@ def spec(pbao: PersistentBao, emulator: Any) -> Iterator[MountSpec]:
     if not pbao.running:
         pbao.start()
     pbao.cli("secrets", "disable", path)
+    with open(pbao.log_path, errors="replace") as f:
+        f.seek(log_start)
+        text = f.read()
+    assert gate.issued, "the leak scan would be vacuous"
+    assert not find_leaks(text, gate.issued | {emulator.bootstrap["client_secret"]})
 
 
 def present(emulator: Any) -> set[str]:

@@ -164,7 +164,7 @@ class BaoPluginSchedule:
     def setup(self) -> bool:
         self.emu.reset()
         self.gate.clear()
-        self.gate.tokens.clear()  # the leak scan looks for this schedule's tokens
+        self.gate.issued.clear()  # the leak scan looks for what VGS issued in this schedule
         self.clock.offset = 0.0
         self.log_start = self.bao.log_path.stat().st_size
         self.secrets.add(self.emu.bootstrap["client_secret"])
@@ -571,7 +571,7 @@ class BaoPluginSchedule:
         if failed:
             self.v.append(f"{failed} plugin request(s) failed with an unexpected exception (server log)")
         self.stats["periodic_unexpected"] += unexpected
-        secrets = self.secrets | self.gate.tokens
+        secrets = self.secrets | self.gate.issued
         leaks = find_leaks(text + "\n".join(self.texts), {s for s in secrets if s})
         if leaks:
             self.v.append(f"secret or token in the server log or an error answer: {leaks[:3]}")

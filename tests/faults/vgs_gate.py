@@ -8,8 +8,8 @@ releases it. Killing the plugin while it waits on a held request is a ``kill -9`
 step, every time. A held request that is released after its caller died is dropped (the
 connection closed, no answer written). ``lose`` serves a request and drops the answer (the
 work is done, the client sees a broken connection): a lost answer over real HTTP. The gate
-also counts the emulator's faults that fired (by kind) and collects every access token VGS
-issued, for the leak scan.
+also counts the emulator's faults that fired (by kind) and collects every access token and
+client secret VGS issued, for the leak scan.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Gate:
         self._holds: list[Hold] = []
         self._lose: dict[str, int] = {}
         self.fired: Counter[str] = Counter()  # emulator faults that fired, by kind
-        self.tokens: set[str] = set()  # every access token VGS issued (for the leak scan)
+        self.issued: set[str] = set()  # every access token and client secret VGS issued (for the leak scan)
         self._faults = emulator.faults
         self._take = type(self._faults).take.__get__(self._faults)
         self.app.handle = self._handle  # type: ignore[method-assign]
@@ -115,11 +115,8 @@ class Gate:
             if fire.drop:
                 return None
         response = self._serve(request)
-        if route == "token" and response is not None and response.status == 200:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                token = json.loads(response.body)["access_token"]
-                with self._lock:
-                    self.tokens.add(token)
+        if response is not None and response.status in (200, 201) and route in ("token", "accounts.create"):
+            self._harvest(route, response.body)
         if fire is not None and fire.when == "after":
             self._wait(fire)
             if fire.drop:
@@ -129,6 +126,13 @@ class Gate:
                 self.fired["lost answer"] += 1
             return None
         return response
+
+    def _harvest(self, route: str, body: bytes) -> None:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            doc = json.loads(body)
+            value = doc["access_token"] if route == "token" else doc["data"]["attributes"]["client_secret"]
+            with self._lock:
+                self.issued.add(str(value))
 
     @staticmethod
     def _wait(hold: Hold) -> None:
