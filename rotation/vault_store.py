@@ -121,3 +121,28 @@ class VaultKV:
             except Exception as exc:
                 raise _error("metadata update", path, exc, self.url) from None
         return version
+
+    def missing_write_capabilities(self, path: str, *, new: bool) -> list[str]:
+        """What this token lacks to write ``path`` as the publisher does, now and on every
+        refresh: ``update`` (and ``create`` for a ``new`` path) on its data, ``update`` on its
+        metadata. Asks Vault (``sys/capabilities-self``, which every token may call); changes
+        nothing."""
+        mount, rest = split_kv_path(path)
+        wanted = {
+            f"{mount}/data/{rest}": ("create", "update") if new else ("update",),
+            f"{mount}/metadata/{rest}": ("update",),
+        }
+        self.calls += 1
+        try:
+            out = self._client().sys.get_capabilities(paths=list(wanted))
+        except Exception as exc:
+            raise _error("capabilities check", path, exc, self.url) from None
+        answer: Any = out if isinstance(out, dict) else {}
+        answer = answer.get("data") or answer  # newer servers also nest the answer under "data"
+        missing: list[str] = []
+        for where, needs in wanted.items():
+            held = set(answer.get(where) or ())
+            if "root" in held:
+                continue
+            missing += [f"{need} on {where}" for need in needs if need not in held]
+        return missing

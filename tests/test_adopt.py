@@ -24,13 +24,13 @@ from rotation.core import Rotation
 from rotation.document import parse_document
 from rotation.driver import run_local
 from rotation.issuers import SECRET_ANNOTATION, default_issuer_factory
+from rotation.onboarding.request import HOST_KEYS
 from rotation.vgs import RetryPolicy, VaultCredentialsClient, VGSHttp
 from tests import bao_server
 from tests.helpers import VirtualClock, assert_no_secret
 from tests.rotation_harness import manager_stack, register_lambda, sm
 
 bao = bao_server.bao  # the OpenBao dev server, shared with other modules
-HOST_KEYS = ("token_url", "accounts_url", "vault_management_url", "cmp_url", "vault_api_url", "jwks_url")
 VGS_WRITES = ("accounts.create", "accounts.update", "accounts.delete", "credentials.create", "credentials.delete")
 
 
@@ -462,23 +462,6 @@ def test_a_long_name_is_adopted_with_name(emulator, moto_url, tmp_path):
     assert any(n.startswith("payments-") and len(n) == 17 for n in names - {"payments-service"})
 
 
-def test_a_step_after_the_document_fails_and_a_rerun_completes(emulator, moto_url, tmp_path, monkeypatch):
-    """Vault unreachable for the kv: destination: the document is written, the line says what
-    was done and what failed; the same command (here without the kv destination) completes."""
-    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:9")
-    monkeypatch.setenv("VAULT_TOKEN", "root")
-    setting = _refusal(emulator, tmp_path, extra=["--publish-to", "kv:secret/vgs/tokens/app"])
-    result = _run_refusal(setting)
-    assert result.exit_code == 4, result.output
-    line = one_error_line(result)
-    assert "adoption incomplete: publish a first token to kv:secret/vgs/tokens/app failed" in line
-    assert "already done: create secret vgs/rotated/app" in line and "run the same command again" in line
-    assert document("vgs/rotated/app").client_id == setting["client_id"]
-    setting["extra"] = []
-    again = _run_refusal(setting)
-    assert again.exit_code == 0 and "nothing to write: already adopted" in again.output
-
-
 def test_an_unknown_rotation_function_is_named(emulator, moto_url, tmp_path):
     setting = _refusal(emulator, tmp_path)
     assert _run_refusal(setting).exit_code == 0
@@ -508,6 +491,69 @@ def test_publish_to_a_kv_path(emulator, moto_url, tmp_path, bao, monkeypatch):
     assert data["client_id"] == setting["client_id"] and data["expires_at"] > time.time()
     assert '"vault_path": "secret/vgs/tokens/adopted"' in result.output
     assert_no_secret(result.output, setting["secret"], data["access_token"])
+
+
+def _token_with_policy(bao, rules: str) -> str:
+    name = f"p-{uuid.uuid4().hex[:6]}"
+    client = bao.client()
+    client.sys.create_or_update_policy(name=name, policy=rules)
+    return str(client.auth.token.create(policies=[name], ttl="10m")["auth"]["client_token"])
+
+
+KV_POLICIES = {
+    "read only": ('path "secret/data/vgs/*" { capabilities = ["read"] }', 3,
+                  "lacks create on secret/data/{path}, update on secret/data/{path}, update on secret/metadata/{path}"),
+    "no metadata": ('path "secret/data/vgs/*" { capabilities = ["read", "create", "update"] }', 3,
+                    "lacks update on secret/metadata/{path}"),
+    "enough": ('path "secret/data/vgs/*" { capabilities = ["read", "create", "update"] }\n'
+               'path "secret/metadata/vgs/*" { capabilities = ["update"] }', 0, None),
+}  # fmt: skip
+
+
+def _kv_version(bao, path: str) -> int | None:
+    import hvac.exceptions
+
+    try:
+        return int(bao.client().secrets.kv.v2.read_secret_metadata(path=path)["data"]["current_version"])
+    except hvac.exceptions.InvalidPath:
+        return None
+
+
+@pytest.mark.bao
+@pytest.mark.parametrize("policy", list(KV_POLICIES))
+def test_a_kv_destination_the_token_cannot_write_is_refused_first(
+    emulator, moto_url, tmp_path, bao, monkeypatch, policy
+):
+    """Vault's own answer (sys/capabilities-self) decides, before anything is written: what the
+    publisher needs now and on every refresh, or a refusal naming what the token lacks."""
+    rules, code, lacks = KV_POLICIES[policy]
+    path = f"vgs/tokens/limited-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("VAULT_ADDR", bao.url)
+    monkeypatch.setenv("VAULT_TOKEN", _token_with_policy(bao, rules))
+    setting = _refusal(emulator, tmp_path, extra=["--publish-to", f"kv:secret/{path}"])
+    before = snapshot(emulator)
+    result = _run_refusal(setting)
+    assert result.exit_code == code, result.output
+    if lacks is None:
+        assert _kv_version(bao, path) == 1
+        return
+    line = one_error_line(result)
+    assert f"may not publish to kv:secret/{path}: it {lacks.format(path=path)}" in line and "nothing written" in line
+    assert snapshot(emulator) == before and _kv_version(bao, path) is None
+
+
+@pytest.mark.bao
+def test_a_kv_destination_holding_something_else_is_refused(emulator, moto_url, tmp_path, bao, monkeypatch):
+    for key, value in bao.env().items():
+        monkeypatch.setenv(key, value)
+    bao.client().secrets.kv.v2.create_or_update_secret(path="vgs/tokens/taken", secret={"password": "x"})
+    setting = _refusal(emulator, tmp_path, extra=["--publish-to", "kv:secret/vgs/tokens/taken"])
+    before = snapshot(emulator)
+    result = _run_refusal(setting)
+    assert result.exit_code == 1, result.output
+    assert "kv:secret/vgs/tokens/taken holds a value that is not a published token" in one_error_line(result)
+    assert snapshot(emulator) == before
+    assert _kv_version(bao, "vgs/tokens/taken") == 1
 
 
 def test_adopt_as_a_process_reads_the_secret_from_a_pipe(emulator, moto_url, tmp_path):

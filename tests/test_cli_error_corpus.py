@@ -8,7 +8,9 @@ Two classes need more than moto can do: IAM denial uses moto's own IAM enforceme
 (``enable_iam_authentication``), and throttling comes from a loopback HTTP server that
 answers every call as Secrets Manager does when it throttles (moto never throttles).
 Retries are cut to one attempt (``AWS_MAX_ATTEMPTS``, ``VGS_MAX_ATTEMPTS``) so that
-unreachable hosts answer at once; the retry path itself is tested in test_cli_truth.py.
+unreachable hosts answer at once; the retry path itself is tested in test_cli_truth.py (and
+adopt's in test_adopt_transport.py). ``adopt`` adopts a hand-made service account into a new
+secret, its secret piped in on stdin; ``adopt --publish-to kv:`` also names a KV v2 path.
 """
 
 from __future__ import annotations
@@ -18,19 +20,19 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
 
+from rotation.onboarding.request import HOST_KEYS
 from rotation.published import PublishedToken
 from rotation.vgs import Secret
 from tests import bao_server
+from tests.aws_proxy import FlakyAws
 from tests.bao_server import bao  # noqa: F401  (session fixture)
 from tests.helpers import assert_no_secret
 from tests.rotation_harness import make_world, manager_stack, sm
@@ -48,30 +50,10 @@ def _free_port() -> int:
     return bao_server.free_port()
 
 
-class _Throttle(BaseHTTPRequestHandler):
-    """Every call answered as a throttled Secrets Manager call (JSON 1.1 protocol)."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def throttling_aws() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttle)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with FlakyAws(upstream=None).running() as aws:  # every call throttled
+        yield aws.url
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +86,8 @@ class Scene:
     stdin: str | None = None
     secrets: list[str] = field(default_factory=list)
     iam: bool = False  # run with moto's IAM enforcement on
+    hosts: dict[str, str] = field(default_factory=dict)  # the VGS URLs adopt is given
+    adoptee: str = ""  # the hand-made service account adopt is asked to adopt
 
 
 def _scene(emulator, moto_url, bao) -> Scene:  # noqa: F811
@@ -134,10 +118,28 @@ def _scene(emulator, moto_url, bao) -> Scene:  # noqa: F811
         "published.token.value-0123456789",
         AWS_SECRET_KEY,
     ]
-    return Scene(world, emulator, bao, token_secret, env, world.secret_arn, secrets=secrets)
+    hosts = {k: emulator.bootstrap[k] for k in HOST_KEYS}
+    return Scene(world, emulator, bao, token_secret, env, world.secret_arn, secrets=secrets, hosts=hosts)
+
+
+def _adoptee(s: Scene) -> None:
+    """A service account made by hand (no annotation), whose secret adopt reads from stdin."""
+    accounts, _ = manager_stack(s.emulator)
+    made = accounts.create(name="payments", scopes=["cards:read"], vaults=[s.emulator.bootstrap["vault_id"]])
+    s.adoptee, s.stdin = made.client_id, made.client_secret.reveal()
+    s.secrets.append(s.stdin)
 
 
 # --------------------------------------------------------------------------- commands
+
+
+def _adopt(s: Scene, own: bool) -> list[str]:
+    """Adopt the hand-made account into a new secret; a replaced secret id stands for a
+    manager secret that is not there."""
+    hosts = [arg for key, url in s.hosts.items() for arg in ("--host", f"{key}={url}")]
+    return ["adopt", f"vgs/adopted-{uuid.uuid4().hex[:6]}", "--client-id", s.adoptee, "--secret-stdin",
+            "--manager-secret-arn", s.world.manager_arn if own else s.secret_id,
+            "--organization-id", s.emulator.bootstrap["organization_id"], *hosts]  # fmt: skip
 
 
 def _args(command: str, s: Scene) -> list[str]:
@@ -158,16 +160,18 @@ def _args(command: str, s: Scene) -> list[str]:
         "bootstrap-manager": lambda: ["bootstrap-manager", "--secret-id", s.world.manager_arn if own else s.secret_id],
         "doctor": lambda: ["doctor", s.secret_id],
         "status --all": lambda: ["status", "--all"],
+        "adopt": lambda: _adopt(s, own),
+        "adopt --publish-to kv:": lambda: [*_adopt(s, own), "--publish-to", f"kv:{KV_PATH}"],
     }  # fmt: skip
     return builders[command]()
 
 
 AWS_COMMANDS = (
     "token --from-secret", "rotate", "rotate --local", "status", "cleanup", "publish", "bootstrap-manager", "doctor",
-    "status --all",
+    "status --all", "adopt",
 )  # fmt: skip
-VGS_COMMANDS = ("token", "rotate --local", "status", "cleanup", "publish", "doctor", "status --all")
-VAULT_COMMANDS = ("token --from-vault", "publish --vault-path")
+VGS_COMMANDS = ("token", "rotate --local", "status", "cleanup", "publish", "doctor", "status --all", "adopt")
+VAULT_COMMANDS = ("token --from-vault", "publish --vault-path", "adopt --publish-to kv:")
 CHECKS = ("status", "cleanup", "status --all")  # a check that cannot see says "unknown": exit 4
 # doctor is a checklist: what VGS refuses is a failed check (exit 1), what it cannot reach is unknown (4)
 # except a host that does not answer at all, which is the failure that check looks for
@@ -256,6 +260,10 @@ def vgs_bad_response(s: Scene, command: str) -> None:
 
 
 def vgs_host_unreachable(s: Scene, command: str) -> None:
+    if command == "adopt":
+        port = _free_port()
+        s.hosts = {k: f"http://127.0.0.1:{port}/x" for k in s.hosts}
+        return
     if command == "token":
         s.env["VGS_TOKEN_URL_OVERRIDE"] = f"http://127.0.0.1:{_free_port()}/token"
         return
@@ -300,6 +308,15 @@ def manager_without_value(s: Scene) -> None:
     sm().delete_secret(SecretId=s.world.manager_arn, ForceDeleteWithoutRecovery=True)
 
 
+def manager_empty(s: Scene) -> None:
+    """The manager secret as the stack creates it: there, without a value."""
+    s.secret_id = sm().create_secret(Name=f"vgs/manager-empty-{uuid.uuid4().hex[:6]}")["ARN"]
+
+
+def wrong_secret(s: Scene) -> None:
+    s.stdin = "not-the-secret-0123456789"
+
+
 def not_configured(s: Scene) -> None:
     s.world = s.world  # the world's secret has a function moto cannot invoke: remove it
     from tests.rotation_harness import backend
@@ -339,6 +356,8 @@ def _cases() -> list[Case]:
                 w = ("has no AWSCURRENT value",)
             if failure == "aws not found" and command == "bootstrap-manager":
                 w = ("does not exist", "--create")
+            if failure == "aws not found" and command == "adopt":
+                w = ("manager secret", "--manager-secret-arn", "not found", "nothing written")
             cases.append(Case(command, failure, code, w))
     vgs = {
         "vgs refused": (REFUSED, ("refused",)),
@@ -353,6 +372,8 @@ def _cases() -> list[Case]:
                 cases.append(Case(command, failure, *DOCTOR_VGS[failure]))
             elif command in CHECKS:
                 cases.append(Case(command, failure, UNAVAILABLE, ("VGS",)))
+            elif command == "adopt" and failure == "vgs forbidden":  # the manager may not list accounts
+                cases.append(Case(command, failure, code, ("manager", "cannot see the service accounts", "403")))
             else:
                 cases.append(Case(command, failure, code, words))
     cases.append(Case("rotate --local", "vgs limit", FAILED, ("limit", "Delete service accounts")))
@@ -380,6 +401,13 @@ def _cases() -> list[Case]:
         Case("doctor", "not configured", FAILED, ("failed", "found by status --all")),
         Case("status --all", "bad document", FAILED, ("problems",)),
         Case("status --all", "manager without value", UNAVAILABLE, ("could not see", "manager_secret_arn")),
+        Case(
+            "adopt",
+            "manager without value",
+            FAILED,
+            ("--manager-secret-arn", "no AWSCURRENT value", "vgs-rotate bootstrap-manager"),
+        ),
+        Case("adopt", "wrong secret", REFUSED, ("the client secret given in stdin does not work", "nothing written")),
     ]
     return cases
 
@@ -411,6 +439,8 @@ def _apply(case: Case, s: Scene, throttling_aws: str, sealed_bao: Callable[[], s
         "vgs bad response": vgs_bad_response,
         "vgs limit": vgs_limit,
     }
+    if case.command.startswith("adopt"):
+        simple.update({"manager without value": manager_empty, "wrong secret": wrong_secret})
     if case.failure in simple:
         simple[case.failure](s)
     elif case.failure in per_command:
@@ -454,11 +484,13 @@ def _outside_world(emulator, bao) -> dict[str, Any]:  # noqa: F811
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.command} | {c.failure}" for c in CASES])
 def test_one_line_and_the_documented_exit_code(case, emulator, moto_url, bao, throttling_aws, request):  # noqa: F811
     s = _scene(emulator, moto_url, bao)
+    if case.command.startswith("adopt"):
+        _adoptee(s)
     _apply(case, s, throttling_aws, lambda: request.getfixturevalue("sealed_bao"))
     args = _args(case.command, s)
     if s.env.get("VGS_TOKEN_URL_OVERRIDE"):
         args[args.index("--token-url") + 1] = s.env.pop("VGS_TOKEN_URL_OVERRIDE")
-    stdin = None
+    stdin = s.stdin
     if case.command == "bootstrap-manager":
         args += ["--stdin"]
         stdin = json.dumps({"client_id": emulator.bootstrap["client_id"], "client_secret": "new-manager-secret-0123"})
@@ -517,6 +549,11 @@ BAD_ARGS = [
     ["emulator", "--organization-id", "nope"],
     ["local-stack", "--bogus"],
     ["demo", "--rotations", "0"],
+    ["adopt"],
+    ["adopt", "vgs/app", "--manager-secret-arn", "m"],
+    ["adopt", "vgs/app", "--client-id", "c", "--credential-id", "d", "--manager-secret-arn", "m"],
+    ["adopt", "vgs/app", "--client-id", "c", "--manager-secret-arn", "m", "--client-secret", "s"],
+    ["adopt", "vgs/app", "--client-id", "c", "--manager-secret-arn", "m", "--revoke", "sometimes"],
     ["no-such-command"],
 ]
 
@@ -528,6 +565,36 @@ def test_bad_arguments_are_one_line_and_exit_2(args):
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("vgs-rotate: error: ") and "--help" in lines[0], proc.stderr
     assert proc.stdout == ""
+
+
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:vgs-rotation"
+ADOPT_BAD_ARGS = [
+    ["--host", "bogus"],
+    ["--host", "nowhere_url=http://127.0.0.1:1"],
+    ["--schedule", "rate(1 day)"],
+    ["--rotation-function", FUNCTION, "--schedule", "rate(2 hours)"],
+    ["--rotation-function", "not-an-arn", "--schedule", "rate(1 day)"],
+    ["--rotate-immediately"],
+    ["--publish-to", "kv:nomount"],
+    ["--publisher-config", "publisher.json"],
+    ["--name", "far-too-long-a-name"],
+    ["--revoke", "never", "--secret-stdin"],  # stdin is empty
+]
+
+
+@pytest.mark.parametrize("extra", ADOPT_BAD_ARGS, ids=[" ".join(a) for a in ADOPT_BAD_ARGS])
+def test_adopt_refuses_bad_arguments_before_asking_aws(extra):
+    """Exit 2 whatever AWS would say: here there is no AWS region, endpoint or credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VGS_", "VAULT_"))}
+    env.update(HOME=_HOME, AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+               VGS_CLIENT_SECRET="adopted-secret-0123456789")  # fmt: skip
+    args = ["adopt", "vgs/app", "--client-id", "c", "--manager-secret-arn", "vgs/manager", *extra]
+    proc = _run(args, env, None)
+    assert proc.returncode == USAGE, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vgs-rotate: error: ") and "--help" in lines[0], proc.stderr
+    assert proc.stdout == ""
+    assert_no_secret(proc.stderr, "adopted-secret-0123456789")
 
 
 def test_a_missing_file_is_one_line_and_exit_2():

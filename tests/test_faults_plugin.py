@@ -1,39 +1,68 @@
-"""The Vault plugin's rotate-root and static roles under fault schedules, its bad-field
-requests, and regressions found by the schedules. The engine runs in-process over
-in-memory storage (a crash = a new engine on the same storage); VGS is the emulator,
-in-process or over loopback HTTP."""
+"""The Vault plugin's rotate-root, static roles, creds/ leases and token/ under fault
+schedules, its bad-field requests, and regressions found by the schedules. The engine runs
+in-process over in-memory storage (a crash = a new engine on the same storage); VGS is the
+emulator on a virtual clock shared with the engine, in-process or over loopback HTTP. The
+same schedules on a real OpenBao: tests/test_faults_plugin_bao.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from rotation.emulator import Emulator
+from tests.emulator_fixtures import running_emulator
 from tests.faults.inproc import InProcTransport
+from tests.faults.plugin_oracle import token_owner
 from tests.faults.plugin_schedules import ROLE, PluginSchedule
 from tests.faults.schedules import Crash
+from tests.faults.vgs_gate import Gate
 from vault_plugin.framework import ErrorKind, LogicalError, Operation, Request
 
 
+@pytest.fixture(scope="module")
+def vemu() -> Iterator[Emulator]:
+    """The emulator on a virtual clock (shared with the engine by the schedules), bound to loopback."""
+    with running_emulator() as (emu, _clock):
+        yield emu
+
+
 @pytest.mark.parametrize("block", range(2))
-def test_plugin_schedules_in_process(block, emulator, leak_check):
+def test_plugin_schedules_in_process(block, vemu, leak_check):
     for seed in range(block * 25, (block + 1) * 25):
-        emulator.reset()
-        schedule = PluginSchedule(seed, emulator, InProcTransport(emulator))
+        vemu.reset()
+        schedule = PluginSchedule(seed, vemu, InProcTransport(vemu))
         result = schedule.run()
         assert not result.violations, result.describe()
         leak_check(*schedule.secrets)
 
 
 @pytest.mark.parametrize("seed", range(1000, 1006))
-def test_plugin_schedule_over_http(seed, emulator, leak_check):
-    emulator.reset()
-    schedule = PluginSchedule(seed, emulator, httpx.HTTPTransport())
+def test_plugin_schedule_over_http(seed, vemu, leak_check):
+    vemu.reset()
+    schedule = PluginSchedule(seed, vemu, httpx.HTTPTransport())
     result = schedule.run()
     assert not result.violations, result.describe()
+    assert result.stats["tokens_served"] and result.stats["leases_issued"] and result.stats["revocations"]
     leak_check(*schedule.secrets)
+
+
+def test_an_exception_in_periodic_work_is_a_violation(vemu, monkeypatch):
+    """Periodic work swallows its failures (the host's rollback must not fail), so the
+    schedules see them through the ERROR marker: a bug there is a violation, not a warning."""
+    import vault_plugin.paths.creds as creds
+
+    async def broken(b: Any) -> None:
+        raise KeyError("issued_at")
+
+    monkeypatch.setattr(creds, "tidy", broken)
+    vemu.reset()
+    result = PluginSchedule(7, vemu, InProcTransport(vemu)).run()
+    assert any("unexpected exception(s) in periodic work" in v for v in result.violations), result.describe()
 
 
 # -- regressions ------------------------------------------------------------------------------
@@ -108,6 +137,41 @@ def test_root_rollback_deletes_the_replaced_manager_after_a_later_rotation(emula
     assert current["client_id"] in _present(emulator)
     assert s.mints(current["client_id"], current["client_secret"]) is None
     assert not [k for k in s.storage.data if k.startswith("wal/")]
+    s.stop()
+
+
+@pytest.mark.parametrize("path", ["creds/dyn1", "token/tok1"])
+def test_tidy_keeps_an_account_made_while_it_lists_vgs(vemu, path):
+    """Found on a real OpenBao (bench/plugin_bao_bench.py, seeds 82, 172, 181): tidy read the
+    engine's lease records and token accounts, then listed VGS; a creds/ or token/ read that
+    created and recorded its account in between looked unrecorded and no longer in flight,
+    and tidy deleted it, under a running lease or as the role's current account. Only the
+    orphans' minimum age hid it, and VGS need not report when an account was created."""
+    vemu.reset()
+    s = PluginSchedule(0, vemu, InProcTransport(vemu))
+    assert s.setup()
+    assert s.backend is not None and s.loop is not None
+    s.backend.orphan_min_age = 0
+    router = s.backend.router
+    gate = Gate(vemu)
+    hold = gate.hold("accounts.list", 1, "before")  # tidy's look at VGS, after it read its records
+
+    async def read_while_tidy_waits() -> Any:
+        await asyncio.to_thread(hold.reached.wait, 30)
+        try:
+            return await router.handle(Request(Operation.READ, path))
+        finally:
+            hold.release.set()
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(router.handle(Request(Operation.UPDATE, "tidy")), read_while_tidy_waits())
+
+    try:
+        _, out = s.loop.run_until_complete(both())
+    finally:
+        gate.close()
+    made = out.data["client_id"] if path.startswith("creds/") else token_owner(out.data["access_token"])
+    assert made in _present(vemu), "tidy deleted an account it had not seen being made"
     s.stop()
 
 

@@ -1,5 +1,6 @@
-"""infra/aws/bootstrap_manager.py against moto's server: credentials from the environment or
-stdin (never argv), idempotent writes, the stack's empty secret filled in, nothing leaked."""
+"""``vgs-rotate bootstrap-manager``'s code, through its checkout shim infra/aws/bootstrap_manager.py,
+against moto's server: credentials from the environment or stdin (never argv), idempotent
+writes, the stack's empty secret filled in, nothing leaked."""
 
 from __future__ import annotations
 

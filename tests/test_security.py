@@ -333,6 +333,36 @@ def test_error_messages_scrub_tokens_from_bodies():
     assert_no_secret(f"{err} {err!r}", JWT)
 
 
+@pytest.mark.parametrize("auth", ["form", "basic", "bearer"])
+def test_error_messages_scrub_what_the_request_carried(auth):
+    """A server echoing the client secret (raw, URL-encoded, or the Basic credentials) or the
+    bearer token of the request in its error does not get it into the message."""
+    import base64
+    from urllib.parse import quote
+
+    from rotation.vgs.http import error_for_response
+
+    secret = "s3cr3t/with+odd=chars-0123456789"
+    basic = base64.b64encode(f"client-x:{secret}".encode()).decode()
+    if auth == "form":
+        request = httpx.Request(
+            "POST", "https://auth.example/token", data={"client_id": "client-x", "client_secret": secret}
+        )
+        echoed = [secret, quote(secret, safe="")]
+    elif auth == "basic":
+        request = httpx.Request("POST", "https://auth.example/token", headers={"Authorization": f"Basic {basic}"})
+        echoed = [secret, basic]
+    else:
+        request = httpx.Request("GET", "https://accounts.example/x", headers={"Authorization": f"Bearer {secret}"})
+        echoed = [secret]
+    for echo in echoed:
+        body = {"error": f"bad_{echo}", "error_description": f"client secret {echo} refused"}
+        err = error_for_response(httpx.Response(401, json=body, request=request), "op")
+        for form in {secret, quote(secret, safe=""), basic}:
+            assert_no_secret(f"{err} {err!r} {err.error_code}", form)
+        assert "client-x" not in echo
+
+
 def test_plugin_refusals_are_tested_in_the_plugin_suite():
     from tests import test_vault_plugin_unit as unit
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from rotation.vgs import CreatedServiceAccount, RetryPolicy, TokenCache, VGSHttp, errors
 from vault_plugin.framework import ErrorKind, LogicalBackend, LogicalError, Path, Router, SecretType, SystemView
 from vault_plugin.interface import PeriodicTask
+from vault_plugin.periodic import log_periodic_failure
 from vault_plugin.storage import CachingStorage, Storage
 from vault_plugin.vgs_access import (
     A_KIND,
@@ -191,12 +192,5 @@ class VGSBackend(LogicalBackend):
         for name, task in tasks:
             try:
                 await task()
-            except Exception as exc:
-                log.warning(
-                    "periodic task failed",
-                    extra={
-                        "task": name,
-                        "error_type": type(exc).__name__,
-                        "reason": str(exc) if isinstance(exc, LogicalError) else "",
-                    },
-                )
+            except Exception as exc:  # one failing task must not stop the others; each is logged
+                log_periodic_failure(name, exc)

@@ -44,7 +44,7 @@ output "scheduler_role_arn" {
 }
 
 output "manager_secret_arn" {
-  description = "Manager service-account secret: write it with infra/aws/bootstrap_manager.py, use it as manager_secret_arn in secret documents."
+  description = "Manager service-account secret: write it with vgs-rotate bootstrap-manager, use it as manager_secret_arn in secret documents."
   value       = aws_secretsmanager_secret.manager.arn
 }
 

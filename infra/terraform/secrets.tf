@@ -1,5 +1,5 @@
 # The manager service account that creates and deletes the rotated accounts. Created empty:
-# infra/aws/bootstrap_manager.py writes its value (never through Terraform, whose state is not
+# `vgs-rotate bootstrap-manager` writes its value (never through Terraform, whose state is not
 # the place for a client secret). `terraform destroy` leaves it recoverable for 30 days
 # (template.yaml retains it).
 resource "aws_secretsmanager_secret" "manager" {

@@ -9,53 +9,30 @@ Refusals and failures go to the error boundary as one line.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from rotation.cli.errors import (
-    EXIT_FAILED,
-    EXIT_REFUSED,
-    EXIT_USAGE,
-    PREFIX,
-    CommandError,
-    classify,
-)
+from rotation.cli.common import issuers, read_json_object, secret_from_env, secret_from_stdin, secret_store, vgs_http
 
 if TYPE_CHECKING:
     from rotation.onboarding.adopt import AdoptResult
     from rotation.onboarding.request import AdoptRequest
 
-_EXIT = {"invalid": EXIT_USAGE, "not-found": EXIT_FAILED, "refused": EXIT_REFUSED, "conflict": EXIT_FAILED}
 _DEFAULT_ENV = {"service-account": "VGS_CLIENT_SECRET", "access-credentials": "VGS_CREDENTIAL_PASSWORD"}
 _HOST_HELP = "token_url, accounts_url, vault_management_url, cmp_url, vault_api_url, jwks_url"
+_VGS_ATTEMPTS = 3  # tries per VGS call unless VGS_MAX_ATTEMPTS says otherwise
 
 
 def _read_secret(kind: str, secret_env: str | None, from_stdin: bool) -> tuple[str, str]:
     """(secret, where it came from). Never from an argument: shell history and ``ps`` keep those."""
     what = "client secret" if kind == "service-account" else "password"
     if from_stdin:
-        stream = sys.stdin
-        if stream.isatty():
-            typed: str = click.prompt(f"{what} (not echoed)", hide_input=True, err=True)
-            return typed, "the prompt"
-        text = stream.read()
-        value = text.removesuffix("\n").removesuffix("\r")
-        if "\n" in value or "\r" in value:
-            raise click.UsageError(f"--secret-stdin: stdin holds more than one line; give the {what} alone")
-        if not value:
-            raise click.UsageError(f"--secret-stdin: stdin is empty; pipe the {what} in")
-        return value, "stdin"
+        source = "the prompt" if sys.stdin.isatty() else "stdin"
+        return secret_from_stdin(what, "--secret-stdin"), source
     env = secret_env or _DEFAULT_ENV[kind]
-    value = os.environ.get(env, "")
-    if not value:
-        raise click.UsageError(
-            f"set the {what} in the environment variable {env}, or pipe it in with --secret-stdin "
-            "(it is never read from arguments)"
-        )
-    return value, env
+    return secret_from_env(env, what, "or pipe it in with --secret-stdin"), env
 
 
 def _hosts(hosts_file: str | None, host: tuple[str, ...], allow_insecure_http: bool) -> dict[str, Any] | None:
@@ -67,13 +44,7 @@ def _hosts(hosts_file: str | None, host: tuple[str, ...], allow_insecure_http: b
         return None
     hosts: dict[str, Any] = {}
     if hosts_file:
-        with open(hosts_file, encoding="utf-8") as fh:
-            try:
-                data = json.load(fh)
-            except ValueError:
-                raise click.UsageError(f"--hosts {hosts_file} is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise click.UsageError(f"--hosts {hosts_file} must hold a JSON object")
+        data = read_json_object(hosts_file, "--hosts")
         hosts.update({k: data[k] for k in HOST_KEYS if isinstance(data.get(k), str) and data[k]})
         if data.get("allow_insecure_http") is True:
             hosts["allow_insecure_http"] = True
@@ -125,6 +96,9 @@ def _hosts(hosts_file: str | None, host: tuple[str, ...], allow_insecure_http: b
 @click.option(
     "--publisher-config", type=click.Path(dir_okay=False), help="Add the publisher target to this JSON config file."
 )
+@click.option(
+    "--vault-addr", help="For kv: destinations: Vault/OpenBao address (default: VAULT_ADDR; token: VAULT_TOKEN)."
+)
 @click.option("--force", is_flag=True, help="Replace another credential the secret holds.")
 @click.option("--dry-run", is_flag=True, help="Check everything, write nothing; print the document (masked).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (secrets masked).")
@@ -150,6 +124,7 @@ def adopt(
     rotate_immediately: bool,
     publish_to: tuple[str, ...],
     publisher_config: str | None,
+    vault_addr: str | None,
     force: bool,
     dry_run: bool,
     as_json: bool,
@@ -167,7 +142,7 @@ def adopt(
         raise click.UsageError(
             "give exactly one of --client-id (service account) or --credential-id (access credential)"
         )
-    from rotation.onboarding.request import AdoptError, AdoptRequest, PartialAdoption
+    from rotation.onboarding.request import AdoptRequest
     from rotation.vgs import Secret
 
     kind = "service-account" if client_id else "access-credentials"
@@ -179,30 +154,34 @@ def adopt(
         kms_key_id=kms_key_id, rotation_function=rotation_function, schedule=schedule,
         rotate_immediately=rotate_immediately, publish_to=publish_to, publisher_config=publisher_config, force=force,
     )  # fmt: skip
+    _check_arguments(request)
+    _print(_run(request, dry_run, http_timeout, vault_addr), as_json)
+
+
+def _check_arguments(request: AdoptRequest) -> None:
+    """What is wrong with the arguments whatever AWS and VGS hold: a usage error (exit 2),
+    before Secrets Manager or VGS is asked anything."""
+    from rotation.onboarding.publishing import parse_destinations
+    from rotation.onboarding.request import AdoptError
+
     try:
-        result = _run(request, dry_run, http_timeout)
+        request.check()
+        parse_destinations(request.publish_to)
     except AdoptError as exc:
-        raise CommandError(f"not adopted, nothing written: {exc}", _EXIT[exc.reason]) from None
-    except PartialAdoption as exc:
-        code, line = classify(exc.cause)
-        raise CommandError(
-            f"adoption incomplete: {exc.step} failed ({line.removeprefix(PREFIX)}); already done: "
-            f"{'; '.join(exc.done)}. Fix that and run the same command again to finish",
-            code,
-        ) from None
-    _print(result, as_json)
+        raise click.UsageError(f"not adopted, nothing written: {exc}") from None
 
 
-def _run(request: AdoptRequest, dry_run: bool, http_timeout: float) -> AdoptResult:
-    from rotation.aws_store import AwsSecretStore
-    from rotation.issuers import default_issuer_factory
+def _run(request: AdoptRequest, dry_run: bool, http_timeout: float, vault_addr: str | None) -> AdoptResult:
+    """Adopt over the transports every command uses: Secrets Manager with its retry progress
+    lines, VGS with ``VGS_MAX_ATTEMPTS`` tries per call (progress lines too). Refusals and
+    failures go to the error boundary (:mod:`rotation.cli.errors`)."""
     from rotation.onboarding.adopt import Adoption
-    from rotation.vgs import RetryPolicy, VGSHttp
+    from rotation.vault_store import VaultKV  # connects (and imports hvac) only for a kv: destination
 
-    store = AwsSecretStore()
-    with VGSHttp(timeout=http_timeout, retry=RetryPolicy(max_attempts=3, max_total=http_timeout * 3)) as http:
-        adoption = Adoption(store, default_issuer_factory(http_timeout=http_timeout), http)
-        return adoption.run(request, dry_run=dry_run)
+    vgs_issuers = issuers(http_timeout, _VGS_ATTEMPTS)  # VGS_MAX_ATTEMPTS checked before anything is asked
+    store = secret_store()
+    with vgs_http(http_timeout, _VGS_ATTEMPTS) as http:
+        return Adoption(store, vgs_issuers, http, kv=VaultKV(url=vault_addr)).run(request, dry_run=dry_run)
 
 
 def _print(result: AdoptResult, as_json: bool) -> None:

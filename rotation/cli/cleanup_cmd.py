@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail
+from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail, issuers, secret_store
 
 
 @click.command("cleanup")
@@ -20,13 +20,12 @@ def cleanup(secret_id: str, yes: bool, http_timeout: float) -> None:
     Prints what it will delete and asks first (--yes for scripts). Refuses, deleting
     nothing, when VGS cannot be listed or a rotation is under way. Credentials kept by
     `revoke: never` are not orphans and are left alone."""
-    from rotation.cli.rotate_cmd import _issuers, _store
     from rotation.status import cleanup as do_cleanup
     from rotation.status import inspect
 
-    store = _store()
-    issuers = _issuers(http_timeout)
-    info = inspect(store, issuers, secret_id)
+    store = secret_store()
+    vgs = issuers(http_timeout)
+    info = inspect(store, vgs, secret_id)
     if info.orphans is None:
         reason = info.errors[0] if info.errors else "VGS was not listed"
         fail(f"{info.name}: refusing to clean up, orphans are not known: {reason}; nothing deleted", EXIT_UNAVAILABLE)
@@ -38,7 +37,7 @@ def cleanup(secret_id: str, yes: bool, http_timeout: float) -> None:
         click.echo(f"  {ref}")
     if not yes and not _confirmed("Delete them at VGS?"):
         fail("nothing deleted (not confirmed; --yes deletes without asking)", EXIT_FAILED)
-    lines = do_cleanup(store, issuers, secret_id, info.orphans)
+    lines = do_cleanup(store, vgs, secret_id, info.orphans)
     for line in lines:
         click.echo(line)
     deleted = sum(1 for line in lines if line.startswith("deleted"))

@@ -10,7 +10,8 @@ code  name         classes
 ====  ===========  =============================================================================
 0     ok           success (``--help`` and ``--version`` too)
 1     FAILED       the operation ran and did not succeed: a rotation failed or could not be
-                   verified, a check failed, not found (secret, VGS credential), a VGS limit
+                   verified, a check failed, not found (secret, VGS credential), a refused
+                   ``adopt`` (its reason decides: "invalid" 2, "refused" 3, else 1), a VGS limit
                    reached (50 service accounts, 10 access credentials), a stale published token
 2     USAGE        bad arguments: unknown option, missing or invalid value, unreadable file
 3     REFUSED      credentials missing or refused: AWS access denied / no or invalid AWS
@@ -36,8 +37,9 @@ How a command reports a failure (new commands included):
 - Let the project's typed exceptions propagate: :class:`rotation.stores.StoreError`
   (Secrets Manager, Vault), :class:`rotation.vgs.errors.VGSError` and its subclasses,
   :class:`rotation.document.DocumentError`, :class:`rotation.core.EventError` /
-  :class:`~rotation.core.RotationError`, :class:`rotation.issuers.CapacityError`, raw
-  botocore / hvac exceptions. They carry what the boundary needs to name the fix (the secret
+  :class:`~rotation.core.RotationError`, :class:`rotation.issuers.CapacityError`,
+  :class:`rotation.onboarding.request.AdoptError` / ``PartialAdoption``, raw botocore / hvac
+  exceptions. They carry what the boundary needs to name the fix (the secret
   id, the endpoint, whose credential). Do not catch them to print them.
 - For a failure of the command's own making, ``raise CommandError("what, and what to fix",
   EXIT_FAILED)`` (or call :func:`rotation.cli.common.fail`, which does exactly that).
@@ -174,7 +176,7 @@ def _classify(exc: BaseException) -> tuple[int, str]:
         return EXIT_USAGE, _usage(exc)
     if isinstance(exc, click.ClickException):
         return exc.exit_code, exc.format_message()
-    for handler in (_store, _vgs, _rotation, _aws_raw, _vault_raw, _missing_module, _file):
+    for handler in (_onboarding, _store, _vgs, _rotation, _aws_raw, _vault_raw, _missing_module, _file):
         verdict = handler(exc)
         if verdict is not None:
             return verdict
@@ -373,6 +375,28 @@ def _rotation(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, RotationError):
         return EXIT_FAILED, str(exc)
     return None
+
+
+# -- onboarding (``adopt``) ----------------------------------------------------------------------
+
+_ADOPT_EXIT = {"invalid": EXIT_USAGE, "not-found": EXIT_FAILED, "refused": EXIT_REFUSED, "conflict": EXIT_FAILED}
+
+
+def _onboarding(exc: BaseException) -> tuple[int, str] | None:
+    """A refusal says that nothing was written; a failure after the first write says what
+    was done, what failed (classified as its cause) and that the same command finishes it."""
+    from rotation.onboarding.request import AdoptError, PartialAdoption
+
+    if isinstance(exc, AdoptError):
+        return _ADOPT_EXIT[exc.reason], f"not adopted, nothing written: {exc}"
+    if not isinstance(exc, PartialAdoption):
+        return None
+    cause = exc.cause
+    code, line = (_ADOPT_EXIT[cause.reason], str(cause)) if isinstance(cause, AdoptError) else classify(cause)
+    return code, (
+        f"adoption incomplete: {exc.step} failed ({line.removeprefix(PREFIX)}); already done: "
+        f"{'; '.join(exc.done)}. Fix that and run the same command again to finish"
+    )
 
 
 def _module_of(exc: BaseException) -> str:

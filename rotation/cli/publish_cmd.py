@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, fail, vgs_http
+from rotation.cli.common import EXIT_FAILED, fail, read_json_object, vgs_http
 
 
 def _config(
@@ -27,18 +27,7 @@ def _config(
 ) -> Any:
     from rotation.publisher import PublishConfig
 
-    data: dict[str, Any]
-    if config_file:
-        with open(config_file, encoding="utf-8") as fh:
-            raw = fh.read()
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise click.UsageError(f"{config_file} is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise click.UsageError(f"{config_file} must hold a JSON object")
-    else:
-        data = {"targets": []}
+    data = read_json_object(config_file, "--config") if config_file else {"targets": []}
     flagged = {
         "credential_secret_id": credential_secret,
         "credential_vault_path": credential_vault_path,

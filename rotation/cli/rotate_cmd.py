@@ -8,26 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail, vgs_attempts, vgs_http
+from rotation.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, fail, issuers, secret_store
 from rotation.cli.fleet_cmd import fleet_options, run_fleet
 
 if TYPE_CHECKING:
-    from rotation.aws_store import AwsSecretStore
-    from rotation.issuers import IssuerFactory
     from rotation.status import SecretStatus
-
-
-def _store() -> AwsSecretStore:
-    from rotation.aws_store import AwsSecretStore
-
-    return AwsSecretStore()
-
-
-def _issuers(timeout: float) -> IssuerFactory:
-    from rotation.issuers import default_issuer_factory
-
-    attempts = vgs_attempts(5)  # checked before anything is asked
-    return default_issuer_factory(http_timeout=timeout, http_factory=lambda: vgs_http(timeout, attempts))
 
 
 @click.command("rotate")
@@ -52,12 +37,12 @@ def rotate(
     """
     from rotation.driver import credential_at, follow, preflight, run_local, verify
 
-    store = _store()
+    store = secret_store()
     if local:
         from rotation.core import Rotation
 
         before = credential_at(store, secret_id, store.describe(secret_id).version_with("AWSCURRENT"))
-        rotation = Rotation(store, _issuers(http_timeout), allow_new_version=True, require_rotation_enabled=False)
+        rotation = Rotation(store, issuers(http_timeout), allow_new_version=True, require_rotation_enabled=False)
         began: dict[str, float] = {}
 
         def show(step: str, phase: str) -> None:
@@ -133,12 +118,12 @@ def status(secret_id: str | None, repair: bool, no_vgs: bool, as_json: bool, htt
     from rotation.status import inspect
     from rotation.status import repair as do_repair
 
-    store = _store()
-    issuers = None if no_vgs else _issuers(http_timeout)
+    store = secret_store()
+    vgs = None if no_vgs else issuers(http_timeout)
     if repair:
-        for line in do_repair(store, issuers or _issuers(http_timeout), secret_id):
+        for line in do_repair(store, vgs or issuers(http_timeout), secret_id):
             click.echo(f"repair: {line}")
-    info = inspect(store, issuers, secret_id)
+    info = inspect(store, vgs, secret_id)
     if as_json:
         click.echo(json.dumps(info.as_dict(), indent=2))
     else:

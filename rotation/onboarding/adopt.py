@@ -36,7 +36,9 @@ from rotation.onboarding.existing import (
 from rotation.onboarding.publishing import (
     TOKEN_ROLE,
     Destinations,
+    KVDestination,
     TokenSecret,
+    check_kv_destination,
     check_token_secret,
     merged_config,
     parse_destinations,
@@ -97,14 +99,22 @@ def endpoints_from(hosts: Mapping[str, Any]) -> VGSEndpoints:
 class Adoption:
     """Adopt credentials into ``store`` (Secrets Manager), reading VGS over ``http``.
     ``issuers`` builds the rotation's issuers (whose ``test`` proves the secret);
-    ``publish`` runs the publisher once for a target (default: the real publisher)."""
+    ``kv`` is Vault's KV v2 for a ``kv:`` destination (default: VaultKV from VAULT_ADDR and
+    VAULT_TOKEN); ``publish`` runs the publisher once for a target (default: the real publisher)."""
 
     def __init__(
-        self, store: AdoptStore, issuers: IssuerFactory, http: VGSHttp, *, publish: Publish | None = None
+        self,
+        store: AdoptStore,
+        issuers: IssuerFactory,
+        http: VGSHttp,
+        *,
+        kv: KVDestination | None = None,
+        publish: Publish | None = None,
     ) -> None:
         self.store = store
         self.issuers = issuers
         self.http = http
+        self.kv = kv
         self.publish = publish or self._publish
 
     # -- reading and refusing ---------------------------------------------------------------
@@ -140,6 +150,8 @@ class Adoption:
         token_secret = None
         if destinations.secret:
             token_secret = check_token_secret(self.store, destinations.secret, req.secret_id, existing_arn)
+        if destinations.kv_path:
+            check_kv_destination(self._kv(), destinations.kv_path)
         if req.publisher_config:  # refused now if the file cannot take the target
             planned = target(rotated, token_secret.ref if token_secret else None, destinations.kv_path)
             merged_config(req.publisher_config, planned, replaces=(req.secret_id,))
@@ -177,15 +189,31 @@ class Adoption:
         return discovery.access_credential(req.credential, vault_id)
 
     def _manager(self, manager_secret: str) -> tuple[str, ManagerCredentials]:
-        desc = self.store.describe(manager_secret)
+        try:
+            desc = self.store.describe(manager_secret)
+        except StoreError as exc:
+            if exc.code != "ResourceNotFoundException":
+                raise
+            raise AdoptError(
+                f"the manager secret {manager_secret} (--manager-secret-arn) was not found in Secrets Manager "
+                "(ResourceNotFoundException): check its name or ARN, and AWS_REGION",
+                "not-found",
+            ) from None
         raw = self.store.get_value(desc.arn, stage=CURRENT)
         if raw is None:
             raise AdoptError(
-                f"the manager secret {desc.name} has no AWSCURRENT value: store the manager there first "
-                "(python -m infra.aws.bootstrap_manager)",
-                "invalid",
+                f"the manager secret {desc.name} (--manager-secret-arn) has no AWSCURRENT value: store the manager "
+                f"there first (vgs-rotate bootstrap-manager --secret-id {desc.name})",
+                "not-found",
             )
         return desc.arn, parse_manager(raw)
+
+    def _kv(self) -> KVDestination:
+        if self.kv is None:
+            from rotation.vault_store import VaultKV
+
+            self.kv = VaultKV()
+        return self.kv
 
     @staticmethod
     def _hosts(req: AdoptRequest, inherited: SecretDocument | None) -> dict[str, Any]:
@@ -441,7 +469,7 @@ class Adoption:
         from rotation.publish_stores import build_publisher
 
         config = PublishConfig(targets=(publish_target,))
-        return build_publisher(config, http=self.http, secrets=self.store).run(config.targets)
+        return build_publisher(config, http=self.http, secrets=self.store, kv=self.kv).run(config.targets)
 
     @staticmethod
     def _notes(req: AdoptRequest, doc: SecretDocument, found: Found, notes: list[str]) -> None:

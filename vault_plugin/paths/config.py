@@ -53,7 +53,7 @@ CONFIG_FIELDS = {
 async def mint_check(b: Engine, token_url: str, creds: ClientCredentials, insecure: bool, action: str) -> None:
     """Mint a token with ``creds``; refuse with a clear error if VGS does not accept them."""
     try:
-        tokens = TokenClient(token_url, http=b.http, allow_insecure_http=insecure)
+        tokens = TokenClient(token_url, http=b.http, allow_insecure_http=insecure, clock=b.clock)
         tok = await asyncio.to_thread(tokens.mint, creds)
         if tok.client_id:
             tok.check(client_id=creds.client_id)
@@ -65,7 +65,7 @@ async def mint_check(b: Engine, token_url: str, creds: ClientCredentials, insecu
 
 async def check_manager(b: Engine, cfg: EngineConfig) -> None:
     """The manager must be able to list the organization's service accounts."""
-    clients = VGSClients(cfg, b.http)
+    clients = VGSClients(cfg, b.http, clock=b.clock)
     try:
         await asyncio.to_thread(clients.accounts.list)
     except (errors.Forbidden, errors.InvalidCredentials, errors.NotFound) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from vault_plugin.framework import (
@@ -155,38 +156,41 @@ def _age(created_at: str | None, now: float) -> float | None:
         return None
 
 
+async def _referenced(b: Engine, client_id: str, ann: Mapping[str, str]) -> bool:
+    """Whether the engine holds this account now: decided after listing VGS, not from a
+    snapshot taken before, or an account made and recorded while the list was under way
+    looks orphaned. In flight is checked before storage: an issue stores its record before
+    it stops being in flight, so one of the two sees it."""
+    if ann.get(A_KIND) == "creds":
+        if ann.get("vgs-rotation/issue") in b.in_flight:
+            return True
+        return await b.storage.get(f"leases/{client_id}") is not None
+    role = ann.get(A_ROLE, "")
+    if b.lock(f"token/{role}").locked():  # the role's account may be being replaced right now
+        return True
+    entry = await b.storage.get(f"role-accounts/{role}")
+    return entry is not None and entry.get("client_id") == client_id
+
+
 async def tidy(b: Engine) -> None:
     """Delete accounts of this mount that nothing refers to: creds accounts without a lease
     record, token accounts that are not their role's current one; and lease records long past
     their max_ttl."""
     c = await b.clients()
-    records = set(await b.storage.list("leases/"))
-    token_accounts = set()
-    for role in await b.storage.list("role-accounts/"):
-        entry = await b.storage.get(f"role-accounts/{role}")
-        if entry:
-            token_accounts.add(entry["client_id"])
     now = b.clock()
     accounts = await b.call("list service accounts", c.accounts.list)
     for acct in accounts:
         ann = acct.annotations
-        if ann.get(A_MOUNT) != b.mount_id:
-            continue
-        kind = ann.get(A_KIND)
-        if kind == "creds":
-            if acct.client_id in records or ann.get("vgs-rotation/issue") in b.in_flight:
-                continue
-        elif kind == "token":
-            if acct.client_id in token_accounts or b.lock(f"token/{ann.get(A_ROLE, '')}").locked():
-                continue
-        else:
+        if ann.get(A_MOUNT) != b.mount_id or ann.get(A_KIND) not in ("creds", "token"):
             continue
         age = _age(acct.created_at, now)
         if age is not None and age < b.orphan_min_age:
             continue
+        if await _referenced(b, acct.client_id, ann):
+            continue
         log.info("tidy: deleting orphaned service account", extra={"client_id": acct.client_id})
         await b.delete_account(acct.client_id)
-    for client_id in records:
+    for client_id in await b.storage.list("leases/"):
         rec = await b.storage.get(f"leases/{client_id}")
         if rec and rec.get("max_ttl") and now > rec["issued_at"] + rec["max_ttl"] + LEASE_GRACE:
             log.info("tidy: deleting account past its lease", extra={"client_id": client_id})

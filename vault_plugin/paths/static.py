@@ -11,7 +11,6 @@ from vault_plugin.framework import (
     Field,
     FieldData,
     FieldType,
-    LogicalError,
     Operation,
     Path,
     Request,
@@ -20,6 +19,7 @@ from vault_plugin.framework import (
 )
 from vault_plugin.interface import Engine
 from vault_plugin.paths.roles import NAME_RE
+from vault_plugin.periodic import log_periodic_failure
 
 log = logging.getLogger("vault_plugin.static")
 NAME_FIELD = Field(FieldType.NAME, "Name of the static role.", required=True, pattern=NAME_RE)
@@ -81,14 +81,7 @@ async def rotate_due(b: Engine) -> None:
             try:
                 await rotate(b, name)
             except Exception as exc:  # one failing role must not stop the others
-                log.warning(
-                    "scheduled rotation failed",
-                    extra={
-                        "role": name,
-                        "error_type": type(exc).__name__,
-                        "reason": str(exc) if isinstance(exc, LogicalError) else "",
-                    },
-                )
+                log_periodic_failure("static rotation", exc, role=name)
 
 
 def paths(b: Engine) -> list[Path]:

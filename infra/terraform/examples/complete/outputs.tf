@@ -19,7 +19,7 @@ output "publisher_role_arn" {
 }
 
 output "manager_secret_arn" {
-  description = "Write it with infra/aws/bootstrap_manager.py."
+  description = "Write it with vgs-rotate bootstrap-manager."
   value       = module.vgs_rotation.manager_secret_arn
 }
 

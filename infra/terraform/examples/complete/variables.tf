@@ -37,7 +37,7 @@ variable "alarm_email" {
 variable "create_example_secret" {
   type        = bool
   default     = false
-  description = "Create the example rotated secret, its token secret and its rotation. Apply with false first, bootstrap the manager secret (infra/aws/bootstrap_manager.py), then true."
+  description = "Create the example rotated secret, its token secret and its rotation. Apply with false first, bootstrap the manager secret (vgs-rotate bootstrap-manager), then true."
 }
 
 variable "example_secret_name" {
