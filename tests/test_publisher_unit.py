@@ -201,30 +201,35 @@ def _fleet(secrets: FakeSecrets, n: int) -> list[PublishTarget]:
     return [PublishTarget(credential_secret_id=f"cred-{i}", token_secret_id=f"tok-{i}") for i in range(n)]
 
 
+class RoundsOf:
+    """A token client hook: each token request waits until ``bound`` are in flight together
+    (a barrier of that size lets each round through); ``peak`` is the most seen at once."""
+
+    def __init__(self, bound: int) -> None:
+        self.gate = threading.Barrier(bound, timeout=10)
+        self.inflight = self.peak = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, _creds) -> None:
+        with self.lock:
+            self.inflight += 1
+            self.peak = max(self.peak, self.inflight)
+        try:
+            self.gate.wait()
+        finally:
+            with self.lock:
+                self.inflight -= 1
+
+
 @pytest.mark.parametrize("bound", [1, 3, 16, 32])
 def test_concurrency_is_bounded_and_used(bound):
     """A fleet of 10 x ``concurrency`` targets runs in rounds of exactly ``concurrency``
-    token requests in flight together (a barrier of that size lets each round through), and
-    never one more."""
+    token requests in flight together, and never one more."""
     pub, secrets, _kv, tokens, _clock = world(concurrency=bound)
-    gate = threading.Barrier(bound, timeout=10)
-    inflight, peak, lock = 0, 0, threading.Lock()
-
-    def on_mint(_creds):
-        nonlocal inflight, peak
-        with lock:
-            inflight += 1
-            peak = max(peak, inflight)
-        try:
-            gate.wait()
-        finally:
-            with lock:
-                inflight -= 1
-
-    tokens.on_mint = on_mint
+    tokens.on_mint = rounds = RoundsOf(bound)
     result = pub.run(_fleet(secrets, 10 * bound))
     assert result.counts() == {PUBLISHED: 10 * bound, SKIPPED: 0, FAILED: 0}, result.as_dict()["targets"][:2]
-    assert peak == bound
+    assert rounds.peak == bound
 
 
 def test_a_stuck_target_does_not_hold_up_the_others():
@@ -403,25 +408,11 @@ def test_deferred_retries_keep_the_bound_and_the_others_do_not_wait():
     targets = _fleet(secrets, 10 * bound)
     for i in range(bound):
         tokens.throttle[client(i)] = [30.0]
-    gate = threading.Barrier(bound, timeout=10)
-    inflight, peak, lock = 0, 0, threading.Lock()
-
-    def on_mint(_creds):
-        nonlocal inflight, peak
-        with lock:
-            inflight += 1
-            peak = max(peak, inflight)
-        try:
-            gate.wait()
-        finally:
-            with lock:
-                inflight -= 1
-
-    tokens.on_mint = on_mint
+    tokens.on_mint = rounds = RoundsOf(bound)
     start = clock()
     result = pub.run(targets)
     assert result.counts() == {PUBLISHED: 40, SKIPPED: 0, FAILED: 0}, result.as_dict()["targets"][:2]
-    assert peak == bound
+    assert rounds.peak == bound
     asked: dict[str, list[float]] = {}
     for client_id, when in tokens.attempts:
         asked.setdefault(client_id, []).append(when)
