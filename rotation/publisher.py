@@ -23,26 +23,33 @@ consumers' skew. And a write always publishes a full-life token that the next ru
 until it falls below the threshold, so a 20-minute token on a 10-minute schedule is written
 at most once per run, i.e. once every 10 minutes per secret: the PutSecretValue guidance.
 
-Targets run concurrently on a bounded thread pool (``concurrency``, 1-64: the config field,
+Targets run on a bounded pool of workers (``concurrency``, 1-64: the config field,
 ``--concurrency`` in the CLI): each worker takes the next target when it is done with one, so
-a slow, throttled (429 + Retry-After) or failing target holds one worker only, never the
-others; the result lists every outcome with an error message that holds no secret.
+a slow or failing target holds one worker only, never the others. A token request that is
+throttled (429, waited out per ``Retry-After``) or meets an unavailable token server is not
+retried in a sleeping worker: the target goes back into a queue ordered by due time with
+what it has read, its worker takes the next target, and the target's token request is sent
+again once the wait has passed (see :mod:`rotation.scheduling.due_queue`). The waits, the
+attempts and the time a target may spend on them are the transport's :class:`RetryPolicy`;
+a target that exhausts them fails alone. The result lists every outcome with an error
+message that holds no secret.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from rotation.document import DocumentError, SecretDocument, parse_document
 from rotation.published import PublishedToken, PublishedTokenError
+from rotation.scheduling import Later, run_bounded
 from rotation.stores import CURRENT, CasConflict, KVEntry, KVStore, SecretStore, StoreError, split_kv_path
-from rotation.vgs import ClientCredentials, TokenCache, TokenClient, TokenClients, VGSHttp, errors
+from rotation.vgs import AccessToken, ClientCredentials, TokenCache, TokenClient, TokenClients, VGSHttp, errors
 
 log = logging.getLogger("rotation.publisher")
 
@@ -357,6 +364,27 @@ def decide(
 _REASON_ORDER = ("client-changed", "missing", "unparseable", "expiring")
 
 
+@dataclass(frozen=True)
+class _Stale:
+    """A target that needs a token: what was read, kept while its token request waits."""
+
+    version: str
+    doc: SecretDocument
+    stale: tuple[_Destination, ...]
+    reason: str
+
+
+@dataclass
+class _Job:
+    """One target's progress through a run."""
+
+    target: PublishTarget
+    began: float | None = None  # perf_counter at its first step: the outcome's ``seconds``
+    stale: _Stale | None = None
+    attempts: int = 0  # token requests sent
+    first_attempt: float = 0.0  # on the retry policy's clock: its ``max_total`` counts from here
+
+
 class Publisher:
     """Publishes tokens for targets. Thread-safe: ``run`` calls :meth:`publish_target` from a pool."""
 
@@ -383,45 +411,101 @@ class Publisher:
         self.concurrency = concurrency
         self.clock = clock
         self._token_client = token_client
-        self._clients = TokenClients(self.http, clock=clock)
+        self._lanes: dict[int, TokenClients] = {}
+        self._lanes_lock = threading.Lock()
         self.tokens = tokens if tokens is not None else TokenCache(clock=clock, max_entries=MAX_TARGETS)
 
     # -- one target
 
     def publish_target(self, target: PublishTarget) -> TargetOutcome:
-        """Publish one target if needed. Never raises for the target's own failures."""
-        began = time.perf_counter()
+        """Publish one target if needed (waiting out its retries). Never raises for the
+        target's own failures."""
+        return self.run([target]).outcomes[0]
+
+    def _step(self, job: _Job, worker: int) -> TargetOutcome | Later:
+        """Advance one target: read and decide (first step only), request a token, write.
+        A retryable token-request failure within the policy's budget returns :class:`Later`."""
+        if job.began is None:
+            job.began = time.perf_counter()
         try:
-            outcome = self._publish(target)
+            if job.stale is None:
+                decided = self._decide(job.target)
+                if isinstance(decided, TargetOutcome):
+                    return _timed(decided, time.perf_counter() - job.began)
+                job.stale = decided
+            token = self._token(job, worker)
+            if isinstance(token, Later):
+                return token
+            outcome = self._write_all(job.target, job.stale, token)
         except Exception as exc:
             log.warning(
                 "publish target failed",
-                extra={"target": target.label, "error": safe_message(exc), "error_type": type(exc).__name__},
+                extra={"target": job.target.label, "error": safe_message(exc), "error_type": type(exc).__name__},
             )
-            outcome = TargetOutcome(target.label, FAILED, "error", error=safe_message(exc), cause=exc)
-        return _timed(outcome, time.perf_counter() - began)
+            outcome = TargetOutcome(job.target.label, FAILED, "error", error=safe_message(exc), cause=exc)
+        return _timed(outcome, time.perf_counter() - job.began)
 
-    def _publish(self, target: PublishTarget) -> TargetOutcome:
+    def _decide(self, target: PublishTarget) -> TargetOutcome | _Stale:
+        """Read the credential and the destinations: the skip outcome, or what needs a token."""
         version, doc = self._credential_document(target)
         if doc.kind != "service-account" or not doc.client_id or doc.client_secret is None:
             raise TargetError(f"credential of kind {doc.kind} mints no access token: only service-account documents")
         now = self.clock()
         dests = [self._read_destination(kind, ref, doc.client_id, now) for kind, ref in _dest_refs(target)]
-        stale = [d for d in dests if d.reason is not None]
+        stale = tuple(d for d in dests if d.reason is not None)
         if not stale:
             first = dests[0].current
             assert first is not None
             return TargetOutcome(target.label, SKIPPED, "fresh", client_id=first.client_id, expires_at=first.expires_at)
         reason = next(r for r in _REASON_ORDER if any(d.reason == r for d in stale))
-        # A token with more than the threshold of life stays fresh until the next run, as a
-        # new one would: reuse it (same credential version and scope), else mint.
-        token = self.tokens.token(
-            self._client_for(doc),
-            ClientCredentials(doc.client_id, doc.client_secret),
-            version=version,
-            scope=target.scope,
-            min_life=self.threshold,
-        )
+        return _Stale(version, doc, stale, reason)
+
+    def _token(self, job: _Job, worker: int) -> AccessToken | Later:
+        """The target's token: cached, or minted with one request. A retryable failure the
+        policy would wait out comes back as :class:`Later` (the queue waits, not a worker)."""
+        stale = job.stale
+        assert stale is not None and stale.doc.client_id and stale.doc.client_secret is not None
+        policy = self.http.retry
+        if job.attempts == 0:
+            job.first_attempt = policy.clock()
+        job.attempts += 1
+        try:
+            # A token with more than the threshold of life stays fresh until the next run, as
+            # a new one would: reuse it (same credential version and scope), else mint.
+            return self.tokens.token(
+                self._client_for(stale.doc, worker),
+                ClientCredentials(stale.doc.client_id, stale.doc.client_secret),
+                version=stale.version,
+                scope=job.target.scope,
+                min_life=self.threshold,
+            )
+        except errors.VGSError as exc:
+            wait = policy.next_wait(exc, attempts=job.attempts, elapsed=policy.clock() - job.first_attempt)
+            if wait is None:
+                raise
+            status = f", HTTP {exc.status}" if exc.status else ""
+            log.warning(
+                "target %s: token request failed (%s%s); retrying in %.1f s (attempt %d of %d), "
+                "publishing the other targets meanwhile",
+                job.target.label, type(exc).__name__, status, wait, job.attempts + 1, policy.max_attempts,
+                extra={
+                    "target": job.target.label,
+                    "operation": "mint token",
+                    "attempt": job.attempts,
+                    "next_attempt": job.attempts + 1,
+                    "max_attempts": policy.max_attempts,
+                    "error": type(exc).__name__,
+                    "status": exc.status,
+                    "wait_seconds": round(wait, 3),
+                    # the error's class and status only: a server's error text is not repeated
+                    "detail": f"target {job.target.label}: token request failed ({type(exc).__name__}{status})",
+                },
+            )  # fmt: skip
+            return Later(wait)
+
+    def _write_all(self, target: PublishTarget, stale: _Stale, token: AccessToken) -> TargetOutcome:
+        doc, reason = stale.doc, stale.reason
+        assert doc.client_id is not None
         if token.client_id is not None and token.client_id != doc.client_id:
             raise TargetError("minted token was issued to another client than the credential's (azp mismatch)")
         published = PublishedToken.from_access_token(token, doc.client_id)
@@ -434,7 +518,7 @@ class Publisher:
         written: list[str] = []
         failures: list[str] = []
         cause: BaseException | None = None
-        for dest in stale:
+        for dest in stale.stale:
             try:
                 if self._write(dest, published):
                     written.append(dest.label)
@@ -516,25 +600,37 @@ class Publisher:
             raise TargetError("no Vault KV store configured")
         return self.kv
 
-    def _client_for(self, doc: SecretDocument) -> TokenClient:
+    def _client_for(self, doc: SecretDocument, worker: int) -> TokenClient:
         if self._token_client is not None:
             return self._token_client(doc)
-        return self._clients.for_url(doc.hosts.token_url, allow_insecure_http=doc.hosts.allow_insecure_http)
+        return self._clients(worker).for_url(doc.hosts.token_url, allow_insecure_http=doc.hosts.allow_insecure_http)
+
+    def _clients(self, worker: int) -> TokenClients:
+        """The worker's token clients: its own connections (reused across its targets with
+        the same token host), and one attempt per request: a retry is the queue's, never a
+        worker's sleep (see :meth:`run`)."""
+        with self._lanes_lock:
+            clients = self._lanes.get(worker)
+            if clients is None:
+                single = replace(self.http.retry, max_attempts=1)
+                clients = self._lanes[worker] = TokenClients(self.http.lane(worker, retry=single), clock=self.clock)
+            return clients
 
     # -- many targets
 
     def run(self, targets: Iterable[PublishTarget]) -> RunResult:
-        """Publish every target, ``concurrency`` at a time; outcomes in the targets' order."""
-        todo = list(targets)
+        """Publish every target, ``concurrency`` at a time; outcomes in the targets' order.
+        A target waiting to retry its token request holds no worker (one worker: the
+        calling thread, which also takes the other targets meanwhile)."""
+        jobs = [_Job(t) for t in targets]
         began = time.perf_counter()
-        if not todo:
+        if not jobs:
             return RunResult((), 0.0)
-        workers = min(self.concurrency, len(todo))
-        if workers == 1:
-            outcomes = [self.publish_target(t) for t in todo]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vgs-publish") as pool:
-                outcomes = list(pool.map(self.publish_target, todo))
+        policy = self.http.retry
+        outcomes = run_bounded(
+            jobs, self._step, workers=self.concurrency, clock=policy.clock, sleep=policy.sleep,
+            thread_name_prefix="vgs-publish",
+        )  # fmt: skip
         result = RunResult(tuple(outcomes), time.perf_counter() - began)
         log.info("publish run finished", extra={"counts": result.counts(), "seconds": round(result.seconds, 3)})
         return result

@@ -112,7 +112,11 @@ def fake_jwt(claims: Mapping[str, Any]) -> str:
 
 
 class FakeTokens:
-    """A token client: numbered tokens of ``lifetime`` seconds, issued to the asking client."""
+    """A token client: numbered tokens of ``lifetime`` seconds, issued to the asking client.
+
+    ``throttle[client_id]`` lists how that client's next requests are throttled, one entry
+    per request: a number is a 429 with that ``Retry-After``, None a 429 without one,
+    ``"unavailable"`` a 503. ``attempts`` records every request as (client id, clock time)."""
 
     token_url = EMULATOR_HOSTS["token_url"]
 
@@ -121,14 +125,27 @@ class FakeTokens:
         self.lifetime = lifetime
         self.mints = 0
         self.refuse: set[str] = set()
+        self.throttle: dict[str, list[float | str | None]] = {}
+        self.attempts: list[tuple[str, float]] = []
         self.on_mint: Callable[[ClientCredentials], None] | None = None
         self.lock = threading.Lock()
 
     def mint(self, credentials: ClientCredentials, *, scope: Any = None) -> AccessToken:
+        with self.lock:
+            self.attempts.append((credentials.client_id, self.clock()))
         if self.on_mint:
             self.on_mint(credentials)
         if credentials.client_id in self.refuse:
             raise errors.InvalidCredentials("credentials refused (HTTP 401 invalid_client)", operation="mint token")
+        plan = self.throttle.get(credentials.client_id)
+        if plan:
+            answer = plan.pop(0)
+            if answer == "unavailable":
+                raise errors.Unavailable("VGS unavailable (HTTP 503)", operation="mint token", status=503)
+            retry_after = None if answer is None else float(answer)
+            raise errors.RateLimited(
+                "rate limited (HTTP 429 slow_down)", retry_after=retry_after, operation="mint token", status=429
+            )
         with self.lock:
             self.mints += 1
             n = self.mints

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import uuid
@@ -18,10 +19,10 @@ from rotation.publish_stores import build_publisher
 from rotation.published import FIELDS, PublishedToken
 from rotation.publisher import FAILED, PUBLISHED, SKIPPED, PublishConfig, Publisher, PublishError, PublishTarget
 from rotation.vault_store import VaultKV
-from rotation.vgs import AccessToken, CMPProbe, VGSHttp, errors
+from rotation.vgs import AccessToken, CMPProbe, RetryPolicy, VGSHttp, errors
 from tests import bao_server
 from tests.helpers import LambdaContext as Context
-from tests.helpers import assert_no_secret, emf_records
+from tests.helpers import VirtualClock, assert_no_secret, emf_records
 from tests.rotation_harness import make_world, start_rotation
 
 bao = bao_server.bao  # fixture
@@ -134,6 +135,36 @@ def test_vgs_refusal_fails_only_that_target(emulator, moto_url):
     assert outcomes["good"].outcome == PUBLISHED
     assert outcomes["bad"].outcome == FAILED and "credentials refused" in outcomes["bad"].error
     assert "wrong-secret" not in json.dumps(result.as_dict())
+
+
+def test_a_throttled_target_is_retried_after_the_others_over_real_connections(emulator, moto_url):
+    """The emulator answers the run's first token request 429 + Retry-After 7: with one
+    worker, the other target is published first, then the throttled one exactly once, with
+    a token VGS accepts. Waits on a virtual clock (the retry policy's); HTTP is real."""
+    first, second = make_world(emulator), make_world(emulator)
+    toks = {first.secret_arn: token_secret(), second.secret_arn: token_secret()}
+    store = AwsSecretStore()
+    written: list[str] = []
+    real_put = store.put_value
+
+    def put_value(secret_id: str, value: str) -> None:
+        written.append(secret_id)
+        real_put(secret_id, value)
+
+    store.put_value = put_value  # type: ignore[method-assign]
+    clock = VirtualClock()
+    retry = RetryPolicy(sleep=clock.sleep, clock=clock, rng=random.Random(5))
+    before = emulator.request_counts["token"]
+    emulator.faults.inject("token", status=429, retry_after=7, count=1)
+    with VGSHttp(timeout=5, retry=retry) as http:
+        result = Publisher(secrets=store, http=http, concurrency=1).run(
+            [PublishTarget(credential_secret_id=arn, token_secret_id=tok) for arn, tok in toks.items()]
+        )
+    assert result.counts() == {PUBLISHED: 2, SKIPPED: 0, FAILED: 0}, result.as_dict()
+    assert written == [toks[second.secret_arn], toks[first.secret_arn]]
+    assert clock.sleeps == [7.0]
+    assert emulator.request_counts["token"] - before == 3
+    assert accepted_by_cmp(emulator, read_published(toks[first.secret_arn]))
 
 
 # --------------------------------------------------------------------------- Lambda

@@ -6,9 +6,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
+import random
 import threading
+from urllib.parse import parse_qs
 
+import httpx
 import pytest
+import respx
 
 from rotation.published import FIELDS, PublishedToken
 from rotation.publisher import (
@@ -23,8 +28,10 @@ from rotation.publisher import (
     PublishTarget,
     decide,
 )
+from rotation.scheduling import Later, run_bounded
+from rotation.vgs import RetryPolicy, VGSHttp
 from tests.helpers import VirtualClock, assert_no_secret
-from tests.publish_fakes import FakeKV, FakeSecrets, FakeTokens, credential_document
+from tests.publish_fakes import EMULATOR_HOSTS, FakeKV, FakeSecrets, FakeTokens, credential_document, fake_jwt
 
 CRED = "arn:aws:secretsmanager:us-east-1:123456789012:secret:vgs/app-AbCdEf"
 TOK = "vgs/tokens/app"
@@ -194,30 +201,35 @@ def _fleet(secrets: FakeSecrets, n: int) -> list[PublishTarget]:
     return [PublishTarget(credential_secret_id=f"cred-{i}", token_secret_id=f"tok-{i}") for i in range(n)]
 
 
+class RoundsOf:
+    """A token client hook: each token request waits until ``bound`` are in flight together
+    (a barrier of that size lets each round through); ``peak`` is the most seen at once."""
+
+    def __init__(self, bound: int) -> None:
+        self.gate = threading.Barrier(bound, timeout=10)
+        self.inflight = self.peak = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, _creds) -> None:
+        with self.lock:
+            self.inflight += 1
+            self.peak = max(self.peak, self.inflight)
+        try:
+            self.gate.wait()
+        finally:
+            with self.lock:
+                self.inflight -= 1
+
+
 @pytest.mark.parametrize("bound", [1, 3, 16, 32])
 def test_concurrency_is_bounded_and_used(bound):
     """A fleet of 10 x ``concurrency`` targets runs in rounds of exactly ``concurrency``
-    token requests in flight together (a barrier of that size lets each round through), and
-    never one more."""
+    token requests in flight together, and never one more."""
     pub, secrets, _kv, tokens, _clock = world(concurrency=bound)
-    gate = threading.Barrier(bound, timeout=10)
-    inflight, peak, lock = 0, 0, threading.Lock()
-
-    def on_mint(_creds):
-        nonlocal inflight, peak
-        with lock:
-            inflight += 1
-            peak = max(peak, inflight)
-        try:
-            gate.wait()
-        finally:
-            with lock:
-                inflight -= 1
-
-    tokens.on_mint = on_mint
+    tokens.on_mint = rounds = RoundsOf(bound)
     result = pub.run(_fleet(secrets, 10 * bound))
     assert result.counts() == {PUBLISHED: 10 * bound, SKIPPED: 0, FAILED: 0}, result.as_dict()["targets"][:2]
-    assert peak == bound
+    assert rounds.peak == bound
 
 
 def test_a_stuck_target_does_not_hold_up_the_others():
@@ -342,3 +354,177 @@ def test_config_parsing():
 def test_config_errors_name_the_field(config, field):
     with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
         PublishConfig.from_mapping(config)
+
+
+# --------------------------------------------------------------------------- deferred retries
+# A throttled (429 + Retry-After) or unavailable token request is retried from a queue
+# ordered by due time, on the transport's RetryPolicy clock and sleep (virtual here): its
+# worker takes other targets meanwhile.
+
+
+def throttling_world(concurrency: int, **policy):
+    clock = VirtualClock()
+    secrets, tokens = FakeSecrets(), FakeTokens(clock)
+    retry = RetryPolicy(sleep=clock.sleep, clock=clock, now=clock, rng=random.Random(7), **policy)
+    pub = Publisher(
+        secrets=secrets, http=VGSHttp(retry=retry), token_client=lambda doc: tokens, clock=clock,
+        concurrency=concurrency,
+    )  # fmt: skip
+    return pub, secrets, tokens, clock
+
+
+def client(i: int) -> str:
+    return f"ACabcdefg-app-{i:05d}"
+
+
+def test_a_throttled_target_waits_out_retry_after_without_holding_its_worker(caplog):
+    """Bound 1: the only worker publishes the other targets while the throttled one waits,
+    and asks for its token again exactly ``Retry-After`` later, then writes it once."""
+    caplog.set_level(logging.WARNING, logger="rotation.publisher")
+    pub, secrets, tokens, clock = throttling_world(1)
+    targets = _fleet(secrets, 4)
+    tokens.throttle[client(0)] = [30.0]
+    start = clock()
+    result = pub.run(targets)
+    assert result.counts() == {PUBLISHED: 4, SKIPPED: 0, FAILED: 0}
+    assert tokens.attempts == [
+        (client(0), start), (client(1), start), (client(2), start), (client(3), start), (client(0), start + 30),
+    ]  # fmt: skip
+    assert clock.sleeps == [30.0]
+    assert secrets.puts == {f"tok-{i}": 1 for i in range(4)}  # no extra write
+    assert PublishedToken.parse(secrets.values["tok-0"]).issued_at == start + 30  # minted after the wait
+    [record] = [r for r in caplog.records if getattr(r, "wait_seconds", None) is not None]
+    assert record.target == "cred-0" and record.wait_seconds == 30 and record.attempt == 1
+    assert "retrying in 30.0 s (attempt 2 of 5)" in record.getMessage()
+
+
+def test_deferred_retries_keep_the_bound_and_the_others_do_not_wait():
+    """Bound 4, 40 targets, the first 4 throttled once (Retry-After 30): every token request
+    runs in a round of exactly 4 in flight (a barrier of 4 lets each round through), never
+    5; the 36 others are all asked at the start, before any Retry-After has passed; the
+    throttled ones are asked again 30 s later, in a round of their own."""
+    bound = 4
+    pub, secrets, tokens, clock = throttling_world(bound)
+    targets = _fleet(secrets, 10 * bound)
+    for i in range(bound):
+        tokens.throttle[client(i)] = [30.0]
+    tokens.on_mint = rounds = RoundsOf(bound)
+    start = clock()
+    result = pub.run(targets)
+    assert result.counts() == {PUBLISHED: 40, SKIPPED: 0, FAILED: 0}, result.as_dict()["targets"][:2]
+    assert rounds.peak == bound
+    asked: dict[str, list[float]] = {}
+    for client_id, when in tokens.attempts:
+        asked.setdefault(client_id, []).append(when)
+    assert len(tokens.attempts) == 44
+    assert all(times == [start] for cid, times in asked.items() if cid not in {client(i) for i in range(bound)})
+    assert all(asked[client(i)] == [start, start + 30] for i in range(bound))
+    assert set(secrets.puts.values()) == {1}
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "policy", "asked_at"),
+    [
+        (5.0, {"max_attempts": 3}, [0, 5, 10]),  # out of attempts
+        (20.0, {"max_total": 30}, [0, 20]),  # a third attempt would come after max_total
+        (120.0, {}, [0]),  # Retry-After beyond max_retry_after: not waited out at all
+    ],
+)
+def test_a_target_throttled_beyond_its_budget_fails_alone(retry_after, policy, asked_at, leak_check):
+    pub, secrets, tokens, clock = throttling_world(2, **policy)
+    targets = _fleet(secrets, 6)
+    tokens.throttle[client(0)] = [retry_after] * 10
+    start = clock()
+    result = pub.run(targets)
+    assert result.counts() == {PUBLISHED: 5, SKIPPED: 0, FAILED: 1}
+    [failed] = result.failed
+    assert failed.target == "cred-0" and "rate limited (HTTP 429" in failed.error
+    assert [when - start for cid, when in tokens.attempts if cid == client(0)] == asked_at
+    assert "tok-0" not in secrets.puts and all(secrets.puts[f"tok-{i}"] == 1 for i in range(1, 6))
+    with pytest.raises(PublishError, match="1 of 6 targets failed"):
+        result.raise_for_failures()
+    leak_check("secret-00000-0123456789abcdef", *tokens_published(secrets))
+
+
+@pytest.mark.parametrize("answer", [None, "unavailable"])
+def test_without_retry_after_the_policy_backoff_is_deferred(answer):
+    """A 429 without Retry-After, or a 503: the policy's exponential backoff, from the queue."""
+    pub, secrets, tokens, clock = throttling_world(1, jitter=False)
+    targets = _fleet(secrets, 2)
+    tokens.throttle[client(0)] = [answer, answer]
+    result = pub.run(targets)
+    assert result.ok
+    assert clock.sleeps == [0.25, 0.5]
+    assert [cid for cid, _ in tokens.attempts] == [client(0), client(1), client(0), client(0)]
+
+
+@respx.mock
+def test_the_transport_makes_one_attempt_and_the_queue_retries():
+    """Over the real transport (respx): the token request of A gets 429 + Retry-After 2, B's
+    is answered, then A's again: the transport slept nothing itself, the queue slept 2 s."""
+    clock = VirtualClock()
+    secrets = FakeSecrets()
+    secrets.values["cred-a"] = credential_document("ACabcdefg-app-aaaaa", "secret-aaaaa-0123456789abcdef")
+    secrets.values["cred-b"] = credential_document("ACabcdefg-app-bbbbb", "secret-bbbbb-0123456789abcdef")
+    asked: list[str] = []
+    throttled = {"ACabcdefg-app-aaaaa"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        client_id = parse_qs(request.content.decode())["client_id"][0]
+        asked.append(client_id)
+        if client_id in throttled:
+            throttled.discard(client_id)
+            return httpx.Response(429, headers={"Retry-After": "2"}, json={"error": "slow_down"})
+        raw = fake_jwt({"azp": client_id})
+        return httpx.Response(200, json={"access_token": raw, "expires_in": 1200, "token_type": "Bearer"})
+
+    respx.post(EMULATOR_HOSTS["token_url"]).mock(side_effect=answer)
+    retry = RetryPolicy(sleep=clock.sleep, clock=clock, now=clock, rng=random.Random(7))
+    with VGSHttp(retry=retry) as http:
+        pub = Publisher(secrets=secrets, http=http, clock=clock, concurrency=1)
+        result = pub.run(
+            [
+                PublishTarget(credential_secret_id="cred-a", token_secret_id="tok-a"),
+                PublishTarget(credential_secret_id="cred-b", token_secret_id="tok-b"),
+            ]
+        )
+    assert result.ok, result.as_dict()
+    assert asked == ["ACabcdefg-app-aaaaa", "ACabcdefg-app-bbbbb", "ACabcdefg-app-aaaaa"]
+    assert clock.sleeps == [2.0]
+
+
+# --------------------------------------------------------------------------- the due-time queue
+
+
+def test_run_bounded_keeps_order_and_steps_again_no_earlier_than_asked():
+    clock = VirtualClock()
+    seen: list[tuple[str, float]] = []
+    waits = {"a": [10.0, 5.0], "b": [], "c": [1.0]}
+
+    def step(job: str, worker: int) -> str | Later:
+        assert worker == 0
+        seen.append((job, clock()))
+        return Later(waits[job].pop(0)) if waits[job] else job.upper()
+
+    start = clock()
+    assert run_bounded(["a", "b", "c"], step, workers=1, clock=clock, sleep=clock.sleep) == ["A", "B", "C"]
+    assert [(job, when - start) for job, when in seen] == [
+        ("a", 0), ("b", 0), ("c", 0), ("c", 1), ("a", 10), ("a", 15),
+    ]  # fmt: skip
+
+
+def test_run_bounded_raises_an_exception_from_a_step_and_starts_no_step_after_it():
+    """One worker (the calling thread). With several, the others finish the step they are in
+    and take no new one; that interleaving is not pinned down here."""
+    clock = VirtualClock()
+    stepped: list[int] = []
+
+    def step(job: int, worker: int) -> int:
+        stepped.append(job)
+        if job == 2:
+            raise RuntimeError("bug")
+        return job
+
+    with pytest.raises(RuntimeError, match="bug"):
+        run_bounded(list(range(10)), step, workers=1, clock=clock, sleep=clock.sleep)
+    assert stepped == [0, 1, 2]  # nothing started after the failure

@@ -20,6 +20,7 @@ import logging
 import random
 import re
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -103,6 +104,39 @@ class RetryPolicy:
                 self.rng, multiplier=half, cap=cap
             )
         return _RetryAfter(backoff)
+
+    def retries(self, error: BaseException, *, idempotent: bool = True) -> bool:
+        """Whether ``error`` is worth another attempt: a retryable :class:`VGSError` (429,
+        unavailable), and for a write that is not idempotent only if it surely did not land."""
+        if not isinstance(error, VGSError) or not error.retryable:
+            return False
+        not_sent = isinstance(error, Unavailable) and not error.request_sent
+        return idempotent or not_sent or error.status in (429, 503)
+
+    def gives_up(self, *, attempts: int, elapsed: float, upcoming: float, error: BaseException | None) -> bool:
+        """After ``attempts`` attempts and ``elapsed`` seconds: stop rather than wait ``upcoming`` more.
+        A ``Retry-After`` beyond ``max_retry_after`` is not waited out at all."""
+        if attempts >= self.max_attempts:
+            return True
+        if isinstance(error, RateLimited) and (error.retry_after or 0.0) > self.max_retry_after:
+            return True
+        return elapsed + upcoming > self.max_total
+
+    def next_wait(
+        self, error: BaseException, *, attempts: int, elapsed: float, idempotent: bool = True
+    ) -> float | None:
+        """Seconds to wait before attempt ``attempts + 1`` after ``error`` (``Retry-After``,
+        else the backoff), or None when the policy gives up. For callers that schedule the
+        retry themselves (the publisher's queue) instead of sleeping in :meth:`VGSHttp.request`."""
+        if not self.retries(error, idempotent=idempotent):
+            return None
+        state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+        state.attempt_number = attempts
+        state.set_exception((type(error), error, None))
+        wait = float(self.wait_strategy()(state))
+        if self.gives_up(attempts=attempts, elapsed=elapsed, upcoming=wait, error=error):
+            return None
+        return wait
 
     @classmethod
     def none(cls) -> RetryPolicy:
@@ -273,7 +307,8 @@ class _NoCookies(http.cookiejar.CookieJar):
 
 
 class VGSHttp:
-    """Shared HTTP client for every VGS call: one connection pool, one retry policy."""
+    """Shared HTTP client for every VGS call: one connection pool, one retry policy; and,
+    for a pool of worker threads, one set of connections per worker (:meth:`lane`)."""
 
     def __init__(
         self,
@@ -285,18 +320,48 @@ class VGSHttp:
     ) -> None:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        self._client = client or httpx.Client(
-            timeout=timeout,
-            verify=ssl_context(verify),
-            headers={"User-Agent": f"vgs-rotation/{__version__}"},
-            # as many kept alive as may be in use: the publisher runs up to 64 requests at once,
-            # and a connection closed after each request costs a handshake and CPU on the next
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-            cookies=_NoCookies(),
-        )
+        self._verify = verify
+        self._injected = client is not None
+        # as many kept alive as may be in use: the publisher runs up to 64 requests at once,
+        # and a connection closed after each request costs a handshake and CPU on the next
+        self._client = client or self._new_client(connections=64)
+        self._lanes: dict[int, httpx.Client] = {}
+        self._lanes_lock = threading.Lock()
         self.request_count = 0
 
+    def _new_client(self, *, connections: int) -> httpx.Client:
+        return httpx.Client(
+            timeout=self.timeout,
+            verify=ssl_context(self._verify),
+            headers={"User-Agent": f"vgs-rotation/{__version__}"},
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            cookies=_NoCookies(),
+        )
+
+    def lane(self, index: int, *, retry: RetryPolicy | None = None) -> VGSHttp:
+        """The transport of worker ``index`` in a pool of threads: connections of its own
+        (kept alive, reused across credentials with the same host; the same ones at every
+        call with this index), closed when this transport is. ``retry`` replaces the policy.
+
+        Why not the shared pool: httpcore's pool runs every request and every response of
+        every thread through one lock and scans all its connections there; at 32 workers
+        that was about a quarter of the publisher's CPU in a profile (py-spy ``--gil`` on
+        ``bench/publisher_bench.py``). A transport built on an injected ``client`` (tests'
+        transports) shares that client instead."""
+        client = self._client
+        if not self._injected:
+            with self._lanes_lock:
+                if index not in self._lanes:
+                    # a worker sends one request at a time; a few hosts' connections kept
+                    self._lanes[index] = self._new_client(connections=4)
+                client = self._lanes[index]
+        return VGSHttp(timeout=self.timeout, retry=retry or self.retry, client=client)
+
     def close(self) -> None:
+        with self._lanes_lock:
+            lanes, self._lanes = list(self._lanes.values()), {}
+        for client in lanes:
+            client.close()
         self._client.close()
 
     def __enter__(self) -> VGSHttp:
@@ -341,20 +406,15 @@ class VGSHttp:
             )
 
         def should_retry(error: BaseException) -> bool:
-            if not isinstance(error, VGSError) or not error.retryable:
-                return False
-            not_sent = isinstance(error, Unavailable) and not error.request_sent
-            return idempotent or not_sent or error.status in (429, 503)
+            return policy.retries(error, idempotent=idempotent)
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            if state.attempt_number >= policy.max_attempts:
-                return True
-            waited = policy.clock() - started
-            upcoming = state.upcoming_sleep
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RateLimited) and (exc.retry_after or 0.0) > policy.max_retry_after:
-                return True
-            return waited + upcoming > policy.max_total
+            return policy.gives_up(
+                attempts=state.attempt_number,
+                elapsed=policy.clock() - started,
+                upcoming=state.upcoming_sleep,
+                error=state.outcome.exception() if state.outcome else None,
+            )
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             # One WARNING per retry, on ``rotation.vgs``: what failed, how long we wait, and
@@ -382,6 +442,8 @@ class VGSHttp:
                 },
             )
 
+        if policy.max_attempts <= 1:
+            return attempt()  # nothing to retry: no retry loop (its cost shows at fleet scale)
         retrying = tenacity.Retrying(
             stop=stop,
             wait=policy.wait_strategy(),

@@ -1,0 +1,5 @@
+"""Running many independent jobs on a bounded number of workers."""
+
+from rotation.scheduling.due_queue import Later, run_bounded
+
+__all__ = ["Later", "run_bounded"]
