@@ -118,6 +118,7 @@ def test_the_walkthrough_runs_as_written(tmp_path):
     out = run.stdout
     assert out.count("[4/4] finishSecret") == 3 and out.count("rotated ") == 3
     assert "orphans  none" in out and "nothing to clean up" in out
+    assert "doctor: " not in run.stderr and "✗" not in out and "✓ manager mints a token" in out, out
     token, _ = json.JSONDecoder().raw_decode(out[out.rindex('{\n  "access_token"') :])
     assert token["access_token"] == "***" and token["expires_in"] > 60
     bootstrap = json.loads((tmp_path / "vgs.json").read_text())
