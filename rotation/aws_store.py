@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rotation.aws_retries import watch
-from rotation.stores import SecretDescription, SecretSettings, SecretVersion, StoreError
+from rotation.stores import SecretDescription, SecretSettings, SecretStore, SecretVersion, StoreError
 
 _XML_CODE = re.compile(r"<Code>([A-Za-z][A-Za-z0-9.]{0,63})</Code>")
 _RETRYABLE = {"ThrottlingException", "InternalServiceError", "ServiceUnavailable", "RequestTimeout"}
@@ -71,7 +71,7 @@ def _error(call: str, exc: Exception, resource: str | None = None) -> StoreError
     )
 
 
-class AwsSecretStore:
+class AwsSecretStore(SecretStore):
     def __init__(self, client: Any | None = None) -> None:
         self.client = client or secretsmanager_client()
         self.calls = 0
@@ -92,10 +92,6 @@ class AwsSecretStore:
             arn=out["ARN"], name=out["Name"], rotation_enabled=bool(out.get("RotationEnabled")), versions=versions,
             rotation_function=out.get("RotationLambdaARN") or None,
         )  # fmt: skip
-
-    def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
-        found = self.get_version(secret_id, version_id=version_id, stage=stage)
-        return None if found is None else found.value
 
     def get_version(
         self, secret_id: str, *, version_id: str | None = None, stage: str | None = None

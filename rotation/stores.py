@@ -109,8 +109,11 @@ class SecretStore(Protocol):
         ...
 
     def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
-        """The string value of one version (by id and/or stage); None when it has none."""
-        ...
+        """The string value of one version (by id and/or stage); None when it has none.
+
+        Stores that subclass this protocol inherit this reading through :meth:`get_version`."""
+        found = self.get_version(secret_id, version_id=version_id, stage=stage)
+        return None if found is None else found.value
 
     def get_version(
         self, secret_id: str, *, version_id: str | None = None, stage: str | None = None

@@ -146,14 +146,19 @@ class MotoServer:
         return out
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_by_stdin(self.proc)
+
+
+def end_by_stdin(proc: subprocess.Popen[Any]) -> None:
+    """Close a helper process's stdin (its signal to exit) and wait; kill it after 30 s."""
+    if proc.poll() is None:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # ------------------------------------------------------------------------------- terraform

@@ -29,6 +29,7 @@ import pytest
 
 from infra.aws.build_lambda import BuildError, build
 from infra.aws.cfn import Renderer, load_template, publisher_input
+from tests.deploy_support import end_by_stdin
 from tests.helpers import assert_completed, assert_no_secret
 from tests.rotation_harness import backend, start_rotation
 
@@ -161,14 +162,7 @@ class LambdaRuntime:
         return self._logs
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_by_stdin(self.proc)
 
 
 def _aws_env(moto_url: str) -> dict[str, str]:

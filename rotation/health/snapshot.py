@@ -15,7 +15,7 @@ from rotation.health.catalog import SecretInfo
 from rotation.stores import SecretDescription, SecretStore, SecretVersion
 
 
-class SnapshotStore:
+class SnapshotStore(SecretStore):
     """Wraps a :class:`SecretStore` for reading: descriptions from ``infos`` (by ARN or
     name), values memoised by (secret, version, stage). Thread-safe."""
 
@@ -33,10 +33,6 @@ class SnapshotStore:
     def describe(self, secret_id: str) -> SecretDescription:
         desc = self._described.get(secret_id)
         return desc if desc is not None else self.store.describe(secret_id)
-
-    def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> str | None:
-        found = self.get_version(secret_id, version_id=version_id, stage=stage)
-        return None if found is None else found.value
 
     def get_version(
         self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
