@@ -73,11 +73,13 @@ def cli(verbose: int) -> None:
     if verbose:
         import logging
 
+        # DEBUG for our own loggers only: other libraries stay at INFO, since their DEBUG
+        # carries secrets (botocore logs request bodies, PutSecretValue's SecretString
+        # included; httpcore the raw request headers and bodies).
         logging.basicConfig(
-            stream=sys.stderr,
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        logging.getLogger("rotation").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 def main() -> None:
