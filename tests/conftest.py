@@ -3,6 +3,7 @@ and a check that no secret reached the logs."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +57,24 @@ def moto_url(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return _moto_server
+
+
+@pytest.fixture(autouse=True)
+def _product_loggers_put_back() -> Iterator[None]:
+    """Put the product's loggers back after each test: importing a Lambda module hands the
+    ``rotation`` loggers to Powertools (its handler on a captured stdout that is closed
+    afterwards, no propagation), which would hide later tests' records from their captures."""
+    from tests.faults.leaks import PRODUCT_LOGGERS
+
+    saved = []
+    for name in PRODUCT_LOGGERS:
+        lg = logging.getLogger(name)
+        saved.append((lg, list(lg.handlers), lg.propagate, lg.level))
+    yield
+    for lg, handlers, propagate, level in saved:
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
+        lg.setLevel(level)
 
 
 @pytest.fixture

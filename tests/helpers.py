@@ -73,6 +73,19 @@ class LambdaContext:
         return 60_000
 
 
+def powertools_logs_to_captured_stdout(logger: Any) -> None:
+    """Powertools binds its handler to the ``sys.stdout`` of import time, and the product's
+    set-up (``rotation.lambda_support.powertools``) copies it to the ``rotation`` loggers once,
+    at import; redo both for this test's captured stdout (the ``rotation`` loggers are put back
+    after each test: ``tests/conftest.py``)."""
+    import sys
+
+    from aws_lambda_powertools.logging import utils
+
+    logger.registered_handler.stream = sys.stdout
+    utils.copy_config_to_registered_loggers(source_logger=logger, include={"rotation"})
+
+
 def emf_records(text: str) -> list[dict[str, Any]]:
     """CloudWatch EMF records printed by Powertools Metrics, values summed (a metric may be a list)."""
     out = []

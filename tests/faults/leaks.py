@@ -99,7 +99,6 @@ class Needles:
                     self.windows.setdefault(w, f"{about}, a fragment base64")
 
     def add_pair(self, ident: str, secret: str, kind: str) -> None:
-        self.add_value(secret, kind)
         about = f"a {kind} of length {len(secret)} (#{fingerprint(secret)})"
         # base64 characters from this offset on encode only bytes of the secret
         start = -(-(len(ident.encode()) + 1) // 3) * 4
@@ -107,6 +106,7 @@ class Needles:
             self.whole.setdefault(form.rstrip("="), f"{about}, base64 of id:secret (Basic auth)")
             for w in _windows(form, start):
                 self.windows.setdefault(w, f"{about}, a fragment of base64 id:secret (Basic auth)")
+        self.add_value(secret, kind)
 
 
 def needles(items: Iterable[Item], *, tokens: Iterable[str] = ()) -> Needles:
