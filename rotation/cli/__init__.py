@@ -62,7 +62,10 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vgs-rotation", prog_name="vgs-rotate")
 @click.option(
-    "-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug and tracebacks). Never logs secrets."
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log to stderr (-v info, -vv our debug records and tracebacks). Never logs secrets.",
 )
 def cli(verbose: int) -> None:
     """Rotate, validate and publish VGS credentials."""
