@@ -59,26 +59,58 @@ def moto_url(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return _moto_server
 
 
+@pytest.fixture(autouse=True)
+def _product_loggers_put_back() -> Iterator[None]:
+    """Put the product's loggers back after each test: importing a Lambda module hands the
+    ``rotation`` loggers to Powertools (its handler on a captured stdout that is closed
+    afterwards, no propagation), which would hide later tests' records from their captures."""
+    from tests.faults.leaks import PRODUCT_LOGGERS
+
+    saved = []
+    for name in PRODUCT_LOGGERS:
+        lg = logging.getLogger(name)
+        saved.append((lg, list(lg.handlers), lg.propagate, lg.level))
+    yield
+    for lg, handlers, propagate, level in saved:
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
+        lg.setLevel(level)
+
+
 @pytest.fixture
-def leak_check(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
-    """Capture log records (ours at DEBUG); call ``leak_check(secret, ...)`` to assert that
-    none of the given values appears in any captured line (message or extra fields)."""
-    # Everything of ours down to DEBUG; third-party libraries at INFO (botocore's DEBUG
-    # dumps request bodies by design, and nobody runs it that way in production).
-    caplog.set_level(logging.INFO)
-    caplog.set_level(logging.DEBUG, logger="rotation")
-    caplog.set_level(logging.DEBUG, logger="vault_plugin")
+def leak_check(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Capture every log record (the product's loggers at DEBUG, third-party libraries at
+    INFO: ``tests.faults.leaks`` says why); call ``leak_check(secret, ...)`` to assert that
+    none of the given values (or ``(id, secret)`` pairs), nor anything the test's emulator
+    issued (secrets and access tokens), appears in any form in any captured record
+    (message or extra fields) or in ``extra_text``."""
+    from tests.faults.leaks import PRODUCT_LOGGERS
+    from tests.faults.schedules import captured_logs
 
-    def check(*secrets: str, extra_text: str = "") -> None:
-        from tests.helpers import assert_no_secret
+    def emulators() -> list[Any]:
+        found: dict[int, Any] = {}
+        for name in ("emulator", "vemu", "running"):
+            if name in request.fixturenames:
+                value = request.getfixturevalue(name)
+                value = value[0] if isinstance(value, tuple) else value
+                if hasattr(value, "issued_tokens"):
+                    found[id(value)] = value
+        return list(found.values())
 
-        assert any(r.name.startswith(("rotation", "vault_plugin")) for r in caplog.records), (
-            "no log record of ours was captured: the check would pass vacuously"
-        )
-        lines = [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
-        assert_no_secret("\n".join(lines) + "\n" + extra_text, *secrets)
+    with captured_logs() as logs:
 
-    yield check
+        def check(*secrets: str | tuple[str, str], extra_text: str = "") -> None:
+            from tests.helpers import assert_no_secret
+
+            assert any(name.startswith(PRODUCT_LOGGERS) for name in logs.names), (
+                "no log record of ours was captured: the check would pass vacuously"
+            )
+            text = "\n".join(logs.parts) + "\n" + extra_text
+            assert_no_secret(text, *secrets)
+            for emu in emulators():
+                assert_no_secret(text, emulator=emu)
+
+        yield check
 
 
 @pytest.fixture(scope="module")

@@ -288,7 +288,7 @@ def test_the_secret_comes_from_env_or_stdin_never_an_argument(emulator, moto_url
         assert argument.exit_code == 2
         assert "No such option" in one_error_line(argument)
     for result in (from_env, from_other_env, from_stdin, wrong_on_stdin, missing):
-        assert_no_secret(result.output, secret)
+        assert_no_secret(result.output, secret, emulator=emulator)
     assert "vgs/rotated/app" not in moto_state()
 
 
@@ -437,7 +437,7 @@ def test_each_refusal_writes_nothing(emulator, moto_url, tmp_path, case):
     line = one_error_line(result)
     assert says in line and "nothing written" in line, line
     assert snapshot(emulator) == before, "a refused adoption wrote something"
-    assert_no_secret(result.output, setting["secret"], emulator.bootstrap["client_secret"])
+    assert_no_secret(result.output, setting["secret"], emulator.bootstrap["client_secret"], emulator=emulator)
 
 
 def test_force_replaces_another_credential_which_the_first_rotation_retires(emulator, moto_url, tmp_path):
@@ -490,7 +490,7 @@ def test_publish_to_a_kv_path(emulator, moto_url, tmp_path, bao, monkeypatch):
     )["data"]["data"]
     assert data["client_id"] == setting["client_id"] and data["expires_at"] > time.time()
     assert '"vault_path": "secret/vgs/tokens/adopted"' in result.output
-    assert_no_secret(result.output, setting["secret"], data["access_token"])
+    assert_no_secret(result.output, setting["secret"], data["access_token"], emulator=emulator)
 
 
 def _token_with_policy(bao, rules: str) -> str:
@@ -567,7 +567,9 @@ def test_adopt_as_a_process_reads_the_secret_from_a_pipe(emulator, moto_url, tmp
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert document(setting["secret_name"]).client_id == setting["client_id"]
-    assert_no_secret(proc.stdout + proc.stderr, setting["secret"], emulator.bootstrap["client_secret"])
+    assert_no_secret(
+        proc.stdout + proc.stderr, setting["secret"], emulator.bootstrap["client_secret"], emulator=emulator
+    )
 
 
 def _weak_manager(emulator, scopes):
@@ -608,7 +610,7 @@ def test_each_access_credential_refusal_writes_nothing(emulator, moto_url, tmp_p
     line = one_error_line(result)
     assert says in line and "nothing written" in line, line
     assert snapshot(emulator) == before, "a refused adoption wrote something"
-    assert_no_secret(result.output, made.password.reveal(), emulator.bootstrap["client_secret"])
+    assert_no_secret(result.output, made.password.reveal(), emulator.bootstrap["client_secret"], emulator=emulator)
 
 
 def test_json_output_masks_the_document(emulator, moto_url, tmp_path):
@@ -621,7 +623,7 @@ def test_json_output_masks_the_document(emulator, moto_url, tmp_path):
     assert out["credential"] == made.client_id and out["kind"] == "service-account" and out["dry_run"] is False
     assert out["document"]["client_secret"] == "***" and out["secret"].startswith("arn:aws:secretsmanager:")
     assert out["actions"][0].startswith("create secret vgs/rotated/app")
-    assert_no_secret(result.output, secret)
+    assert_no_secret(result.output, secret, emulator=emulator)
 
 
 class RecordingStore(AwsSecretStore):

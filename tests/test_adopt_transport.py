@@ -75,7 +75,7 @@ def test_vgs_retries_show_progress_and_adopt_completes(emulator, moto_url):
     assert proc.returncode == 0, proc.stderr
     assert progress_of(proc.stderr) == [("list service accounts: VGS unavailable (HTTP 503)", n, 4) for n in (1, 2, 3)]
     assert "vgs/rotated/app" in names_at_aws()
-    assert_no_secret(proc.stdout + proc.stderr, setting["made"].client_secret.reveal())
+    assert_no_secret(proc.stdout + proc.stderr, setting["made"].client_secret.reveal(), emulator=emulator)
 
 
 def test_the_proof_is_bounded_by_vgs_max_attempts(emulator, moto_url):

@@ -513,7 +513,7 @@ def test_one_line_and_the_documented_exit_code(case, emulator, moto_url, bao, th
     assert proc.returncode == case.code, f"exit {proc.returncode}, expected {case.code}: {line}"
     for word in case.words:
         assert word in line, (word, line)
-    assert_no_secret(proc.stdout + proc.stderr, *s.secrets)
+    assert_no_secret(proc.stdout + proc.stderr, *s.secrets, emulator=emulator)
     assert after == before, "something was written at AWS, VGS or Vault"
 
 

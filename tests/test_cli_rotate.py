@@ -40,11 +40,19 @@ def test_rotate_local_and_status(emulator, moto_url):
     assert current.credential_ref in status.stdout and first.credential_ref in status.stdout
     assert "AWSCURRENT" in status.stdout and "AWSPREVIOUS" in status.stdout
     assert "STUCK" not in status.stdout
-    as_json = json.loads(cli("status", world.secret_arn, "--json").stdout)
+    json_run = cli("status", world.secret_arn, "--json")
+    as_json = json.loads(json_run.stdout)
     assert {v["at_vgs"] for v in as_json["versions"]} == {"present"}
     assert as_json["orphans"] == []
-    everything = proc.stdout + proc.stderr + status.stdout + status.stderr
-    assert_no_secret(everything, *current.secret_values(), *first.secret_values(), emulator.bootstrap["client_secret"])
+    everything = proc.stdout + proc.stderr + status.stdout + status.stderr + json_run.stdout + json_run.stderr
+    assert emulator.issued_tokens(), "the rotation minted tokens (the manager's, testSecret's): they are looked for"
+    assert_no_secret(
+        everything,
+        *current.secret_values(),
+        *first.secret_values(),
+        emulator.bootstrap["client_secret"],
+        emulator=emulator,
+    )
 
 
 def test_status_shows_and_repairs_a_stuck_pending(emulator, moto_url):

@@ -33,7 +33,8 @@ def test_prints_the_token_alone(emulator):
     assert proc.returncode == 0, proc.stderr
     token = proc.stdout.strip()
     assert token.count(".") == 2 and "\n" not in token
-    assert_no_secret(proc.stdout + proc.stderr, boot["client_secret"])
+    assert_no_secret(proc.stdout, (boot["client_id"], boot["client_secret"]))
+    assert_no_secret(proc.stderr, emulator=emulator)  # the token goes to stdout only
 
 
 def test_json_masks_unless_asked(emulator):
@@ -47,12 +48,15 @@ def test_json_masks_unless_asked(emulator):
     assert body["client_id"] == boot["client_id"] and body["expires_in"] > 0
     shown = json.loads(run_cli(*base, "--show-secrets", env=env).stdout)
     assert shown["access_token"].count(".") == 2
-    assert_no_secret(masked.stdout + masked.stderr, boot["client_secret"], shown["access_token"])
+    # every token minted (the masked run's too, which it never showed), the secret in any form
+    assert len(emulator.issued_tokens()) == 2
+    assert_no_secret(masked.stdout + masked.stderr, shown["access_token"], emulator=emulator)
 
 
 def test_basic_auth_and_jwks_verification(emulator):
     boot = emulator.bootstrap
     proc = run_cli(
+        "-vv",  # our DEBUG records and httpx's INFO lines on stderr: scanned below
         "token",
         "--client-id",
         boot["client_id"],
@@ -64,6 +68,10 @@ def test_basic_auth_and_jwks_verification(emulator):
         env={"VGS_CLIENT_SECRET": boot["client_secret"]},
     )
     assert proc.returncode == 0, proc.stderr
+    assert "DEBUG rotation." in proc.stderr and "INFO httpx:" in proc.stderr
+    # no Basic header (base64 of id:secret) or token in the logs, nor the secret on stdout
+    assert_no_secret(proc.stderr, emulator=emulator)
+    assert_no_secret(proc.stdout, (boot["client_id"], boot["client_secret"]))
 
 
 def test_wrong_secret_exits_3_with_one_line(emulator):

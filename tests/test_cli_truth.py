@@ -74,7 +74,9 @@ def test_status_that_cannot_see_vgs_says_unknown(emulator, moto_url):
     assert info["orphans"] is None and info["vgs_checked"] is False and info["verdict"] == "unknown"
     assert {v["at_vgs"] for v in info["versions"]} == {None}
     assert info["errors"] and "503" in info["errors"][0]
-    assert_no_secret(text.stdout + as_json.stdout + as_json.stderr, emulator.bootstrap["client_secret"])
+    assert_no_secret(
+        text.stdout + as_json.stdout + as_json.stderr, emulator.bootstrap["client_secret"], emulator=emulator
+    )
 
 
 def test_status_without_the_manager_value_is_unknown_and_names_the_manager(emulator, moto_url):

@@ -156,3 +156,27 @@ def test_a_refused_pending_write_deletes_the_new_credential_at_once(emulator, mo
     else:  # pragma: no cover
         raise AssertionError("the refused write must fail the step")
     assert world.tagged_at_vgs() == set()
+
+
+def test_verbose_debug_logs_no_secret_of_the_libraries(emulator, moto_url):
+    """``vgs-rotate -vv`` turned every logger to DEBUG: botocore's request bodies (the new
+    SecretString of PutSecretValue) and httpcore's reached stderr. The leak scan over the
+    CLI's stderr (with everything the emulator issued) found it; -vv now turns only our own
+    loggers to DEBUG."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import assert_no_secret
+
+    world = make_world(emulator, enabled=False)
+    first = world.document()
+    proc = subprocess.run(
+        [sys.executable, "-m", "rotation.cli", "-vv", "rotate", world.secret_arn, "--local"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert " DEBUG rotation." in proc.stderr, "-vv shows our DEBUG records"
+    assert emulator.issued_tokens(), "the scan must have minted tokens to look for"
+    assert_no_secret(proc.stdout + proc.stderr, *first.secret_values(), *world.document().secret_values(),
+                     emulator=emulator)  # fmt: skip

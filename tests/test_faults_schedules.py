@@ -52,7 +52,7 @@ def test_schedule_over_http(seed, emulator, moto_url, leak_check):
     if schedule.result.revoke != "never":  # "never" keeps every credential, by design
         assert '"orphans": []' in outputs[1]
     schedule.harvest()
-    assert_no_secret("\n".join(outputs), *schedule.secrets)
+    assert_no_secret("\n".join(outputs), *schedule.secrets, emulator=emulator)
 
 
 @pytest.mark.parametrize("block", range(4))

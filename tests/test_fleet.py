@@ -119,7 +119,7 @@ def test_status_all_rows_say_what_aws_and_vgs_say(emulator, moto_url, monkeypatc
     secrets = [token, emulator.bootstrap["client_secret"]]
     for world in (healthy, stuck, orphaned, published):
         secrets += world.document().secret_values()
-    assert_no_secret(ran.output + text.output, *secrets)
+    assert_no_secret(ran.output + text.output, *secrets, emulator=emulator)
     leak_check(*secrets)
 
 

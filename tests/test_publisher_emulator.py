@@ -22,7 +22,7 @@ from rotation.vault_store import VaultKV
 from rotation.vgs import AccessToken, CMPProbe, RetryPolicy, VGSHttp, errors
 from tests import bao_server
 from tests.helpers import LambdaContext as Context
-from tests.helpers import VirtualClock, assert_no_secret, emf_records
+from tests.helpers import VirtualClock, assert_no_secret, emf_records, powertools_logs_to_captured_stdout
 from tests.rotation_harness import make_world, start_rotation
 
 bao = bao_server.bao  # fixture
@@ -172,8 +172,9 @@ def test_a_throttled_target_is_retried_after_the_others_over_real_connections(em
 
 def test_lambda_handler_publishes_logs_no_token_and_counts(emulator, moto_url, capsys, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "VGSPublisherTest")
-    from rotation.lambda_publisher import handler
+    from rotation.lambda_publisher import handler, logger
 
+    powertools_logs_to_captured_stdout(logger)
     world = make_world(emulator)
     tok = token_secret()
     event = {"targets": [{"credential_secret_id": world.secret_arn, "token_secret_id": tok}], "concurrency": 2}
@@ -181,7 +182,9 @@ def test_lambda_handler_publishes_logs_no_token_and_counts(emulator, moto_url, c
     assert summary["ok"] and summary["counts"][PUBLISHED] == 1
     published = read_published(tok)
     out = capsys.readouterr()
-    assert_no_secret(out.out + out.err, published.access_token.reveal(), *world.document().secret_values())
+    assert_no_secret(
+        out.out + out.err, published.access_token.reveal(), *world.document().secret_values(), emulator=emulator
+    )
     metrics = emf_records(out.out)
     assert any(m.get("TokensPublished") == 1 for m in metrics)
     logs = [json.loads(line) for line in out.out.splitlines() if line.startswith("{") and '"level"' in line]
@@ -262,7 +265,12 @@ def test_cli_publish_table_and_exit_codes(emulator, moto_url, bao, tmp_path):
     )  # fmt: skip
     assert failing.returncode == 1 and "1 of 2 targets failed" in failing.stderr
     for proc in (first, second, flags, failing):
-        assert_no_secret(proc.stdout + proc.stderr, published.access_token.reveal(), *world.document().secret_values())
+        assert_no_secret(
+            proc.stdout + proc.stderr,
+            published.access_token.reveal(),
+            *world.document().secret_values(),
+            emulator=emulator,
+        )
 
     printed = run_cli("token", "--from-secret", tok)
     assert printed.returncode == 0 and printed.stdout.strip() == published.access_token.reveal()

@@ -62,7 +62,10 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vgs-rotation", prog_name="vgs-rotate")
 @click.option(
-    "-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug and tracebacks). Never logs secrets."
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log to stderr (-v info, -vv our debug records and tracebacks). Never logs secrets.",
 )
 def cli(verbose: int) -> None:
     """Rotate, validate and publish VGS credentials."""
@@ -73,11 +76,13 @@ def cli(verbose: int) -> None:
     if verbose:
         import logging
 
+        # DEBUG for our own loggers only: other libraries stay at INFO, since their DEBUG
+        # carries secrets (botocore logs request bodies, PutSecretValue's SecretString
+        # included; httpcore the raw request headers and bodies).
         logging.basicConfig(
-            stream=sys.stderr,
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        logging.getLogger("rotation").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 def main() -> None:

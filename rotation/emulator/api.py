@@ -115,8 +115,10 @@ class VGSApi:
             "service_account": True,
             "resource_access": {account.client_id: {"roles": granted}},
         }
+        token = self.key.sign(claims)
+        self.state.record_token(token)
         body = {
-            "access_token": self.key.sign(claims),
+            "access_token": token,
             "expires_in": lifespan,
             "refresh_expires_in": 0,
             "token_type": "Bearer",

@@ -174,6 +174,18 @@ class Emulator:
         """Access credentials (of one vault, or all), without passwords."""
         return [c.public() for c in self._state.list_credentials(vault_id)]
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token the token endpoint issued since start or the last reset (the
+        admin record: VGS knows what it issued). Secret: for leak scans, never for output."""
+        with self._state.lock:
+            return list(self._state.issued_tokens)
+
+    def issued_secrets(self) -> list[tuple[str, str]]:
+        """Every (client_id, client_secret) and (username, password) VGS handed out since
+        start or the last reset, the manager's included, deleted ones too. Secret, as above."""
+        with self._state.lock:
+            return list(self._state.issued_pairs)
+
     def describe(self) -> dict[str, Any]:
         """The state without secrets, as ``GET /__admin/state`` shows it."""
         return {

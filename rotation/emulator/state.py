@@ -177,6 +177,11 @@ class State:
         self.vault_id = vault_id or "tnt" + random_chars(_LOWER_ALNUM, 8)
         self.accounts: dict[str, ServiceAccount] = {}
         self.credentials: dict[str, AccessCredential] = {}
+        # The admin record of everything secret VGS handed out since the last reset: (id,
+        # secret) pairs of accounts and credentials, and every access token. Only the admin
+        # view reads it (tests scan for leaks of what VGS issued, even once deleted).
+        self.issued_pairs: list[tuple[str, str]] = []
+        self.issued_tokens: list[str] = []
         self._manager_template = self._new_account(
             name=MANAGER_NAME,
             scopes=tuple(Scope(s) for s in MANAGER_SCOPES),
@@ -209,6 +214,8 @@ class State:
             self.manager = replace(template, annotations=dict(template.annotations))
             self.accounts = {self.manager.client_id: self.manager}
             self.credentials = {}
+            self.issued_pairs = [(self.manager.client_id, self.manager.client_secret)]
+            self.issued_tokens = []
 
     def check_org(self, organization_id: str) -> None:
         if organization_id != self.organization_id:
@@ -228,6 +235,10 @@ class State:
             hmac.compare_digest(client_secret.encode(), b"x" * 43)  # same work either way
             return None
         return account if hmac.compare_digest(client_secret.encode(), account.client_secret.encode()) else None
+
+    def record_token(self, token: str) -> None:
+        with self.lock:
+            self.issued_tokens.append(token)
 
     def account_for_token(self, client_id: str, subject: str) -> ServiceAccount | None:
         """The live account a token was issued to; None once deleted (its tokens die with it)."""
@@ -255,6 +266,7 @@ class State:
                 name=name, scopes=scopes, vaults=vaults, annotations=annotations, access_token_lifespan=lifespan
             )
             self.accounts[account.client_id] = account
+            self.issued_pairs.append((account.client_id, account.client_secret))
             return account
 
     def _vaults(self, raw: Any) -> tuple[str, ...]:
@@ -322,6 +334,7 @@ class State:
                 created_at=self.now_iso(),
             )
             self.credentials[credential.id] = credential
+            self.issued_pairs.append((credential.username, credential.password))
             return credential
 
     def list_credentials(self, vault_id: str | None = None) -> list[AccessCredential]:

@@ -64,6 +64,7 @@ from tests.faults.schedules import (
     captured_logs,
     find_leaks,
     inject_fault,
+    issued_by,
 )
 from tests.helpers import VirtualClock
 from vault_plugin.backend import VGSBackend
@@ -520,9 +521,10 @@ class PluginSchedule:
                 for slot in (doc, doc.get("current") or {}, doc.get("previous") or {}):
                     if isinstance(slot, dict) and isinstance(slot.get("client_secret"), str):
                         self.secrets.add(slot["client_secret"])
-        leaks = find_leaks("\n".join(self.texts), self.secrets)
+        # and everything VGS issued in this schedule: (id, secret) pairs and access tokens
+        leaks = find_leaks("\n".join(self.texts), [*self.secrets, *issued_by(self.emu)])
         if leaks:
-            self.result.violations.append(f"secret in plugin logs or errors: {leaks[:3]}")
+            self.result.violations.append(f"secret or token in plugin logs or errors: {leaks[:3]}")
         self.stats["late_timeouts"] = self.late.fired
         self.stats["plugin_schedules"] = 1
         self.stats["violations"] = len(self.result.violations)

@@ -29,7 +29,7 @@ import logging
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -43,7 +43,9 @@ from rotation.issuers import SECRET_ANNOTATION, VERSION_ANNOTATION, CapacityErro
 from rotation.status import repair
 from rotation.stores import CURRENT, PENDING, PREVIOUS, SecretStore, StoreError
 from rotation.vgs import ClientCredentials, RetryPolicy, Secret, TokenClient, VaultApiProbe, VGSHttp, errors
+from tests.faults import leaks
 from tests.faults.inproc import LateTimeouts
+from tests.faults.leaks import PRODUCT_LOGGERS, THIRD_PARTY_LEVEL, Item, issued_by
 from tests.helpers import VirtualClock
 
 VGS_ROUTES = (
@@ -234,37 +236,48 @@ class _Capture(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.parts: list[str] = []
+        self.names: list[str] = []  # the loggers of the captured records, in order
+        self._seen: set[int] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if id(record) in self._seen:  # on a product logger and again on the root
+            return
+        self._seen.add(id(record))
+        self.names.append(record.name)
         self.parts.append(f"{record.getMessage()} {record.__dict__}")
 
 
 @contextmanager
-def captured_logs(names: tuple[str, ...] = ("rotation",)) -> Iterator[_Capture]:
-    """Every record of the named loggers, at DEBUG, for the leak scan."""
+def captured_logs(names: tuple[str, ...] = PRODUCT_LOGGERS) -> Iterator[_Capture]:
+    """Every log record, for the leak scan: the product's loggers (``names``) at DEBUG, and
+    every other logger (httpx, httpcore, botocore, urllib3, ...) through the root at
+    ``THIRD_PARTY_LEVEL``, the most any entry point of the product enables for them (see
+    ``tests.faults.leaks``). The handler sits on the root and on each product logger (the
+    Lambda's Powertools set-up stops ``rotation`` from propagating)."""
     capture = _Capture()
+    root = logging.getLogger()
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
+    root_level = root.level
+    root.addHandler(capture)
+    root.setLevel(THIRD_PARTY_LEVEL)
     for lg in loggers:
         lg.addHandler(capture)
         lg.setLevel(logging.DEBUG)
     try:
         yield capture
     finally:
+        root.removeHandler(capture)
+        root.setLevel(root_level)
         for lg, level in zip(loggers, levels, strict=True):
             lg.removeHandler(capture)
             lg.setLevel(level)
 
 
-def find_leaks(text: str, secrets: set[str]) -> list[str]:
-    """Which secrets (or 16-character fragments of long ones) appear in ``text``: described, not shown."""
-    found = []
-    for s in secrets:
-        if not s:
-            continue
-        if s in text or (len(s) >= 24 and any(s[i : i + 16] in text for i in range(0, len(s) - 16, 8))):
-            found.append(f"a secret of length {len(s)} starting {s[:3]}...")
-    return found
+def find_leaks(text: str, secrets: Iterable[Item], *, tokens: Iterable[str] = ()) -> list[str]:
+    """Which secrets ((id, secret) pairs too) and access tokens appear in ``text``, raw,
+    URL-encoded, base64 or as Basic auth, whole or in part: described, not shown."""
+    return leaks.find_leaks(text, secrets, tokens=tokens)
 
 
 # -- the schedule -----------------------------------------------------------------------
@@ -634,9 +647,10 @@ class Schedule:
         for value in self.backend.all_values(self.arn).values():
             with suppress(DocumentError):
                 self.secrets.update(parse_document(value).secret_values())
-        leaks = find_leaks("\n".join(self.texts), self.secrets)
-        if leaks:
-            self.result.violations.append(f"secret in logs, errors or reprs: {leaks[:3]}")
+        # and everything VGS issued in this schedule: (id, secret) pairs and access tokens
+        found = find_leaks("\n".join(self.texts), [*self.secrets, *issued_by(self.emu)])
+        if found:
+            self.result.violations.append(f"secret or token in logs, errors or reprs: {found[:3]}")
 
     # -- the whole schedule -------------------------------------------------------------
 
