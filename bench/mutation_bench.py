@@ -108,8 +108,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "retire-current-not-previous",
         "rotation/core.py",
-        "            live = {new.credential_ref}\n"
-        '            if new.revoke != "immediate" and previous is not None:',
+        '            live = {new.credential_ref}\n            if new.revoke != "immediate" and previous is not None:',
         "            live = {previous.credential_ref} if previous is not None else set()\n"
         '            if new.revoke != "immediate" and previous is not None:',
         "finishSecret keeps AWSPREVIOUS's credential and deletes the new AWSCURRENT one",
@@ -175,12 +174,20 @@ MUTANTS: tuple[Mutant, ...] = (
         (*ROTATION, "tests/test_vgs_client.py"),
     ),
     Mutant(
+        "token-check-ignores-client",
+        "rotation/vgs/tokens.py",
+        "if client_id is not None and self.client_id != client_id:",
+        "if False:",
+        "a token issued to another client (azp) passes validation (testSecret, the publisher)",
+        ("tests/test_vgs_edge_cases.py", "tests/test_emulator_clients.py", *ROTATION),
+    ),
+    Mutant(
         "repair-deletes-referenced",
         "rotation/status.py",
         "if doc is not None and doc.credential_ref not in keep:",
         "if doc is not None:",
         "status --repair deletes the credential AWSCURRENT/AWSPREVIOUS still use",
-        ("tests/test_rotation.py", "tests/test_cli_rotate.py", FAULTS_MEMORY),
+        ("tests/test_cli_rotate.py", "tests/test_rotation.py", FAULTS_MEMORY),
     ),
     Mutant(
         "token-cache-past-expiry",
@@ -232,6 +239,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "        if retired:\n            await b.delete_account(retired)",
         "        if False:\n            await b.delete_account(retired)",
         "a static role keeps every account it ever rotated to",
+        PLUGIN,
+    ),
+    Mutant(
+        "plugin-wal-rollback-skipped",
+        "vault_plugin/paths/__init__.py",
+        '("wal rollback", lambda: wal.rollback_all(b)),',
+        '("wal rollback", lambda: creds.tidy(b)),',
+        "the periodic WAL rollback never runs: accounts of crashed rotations stay live",
         PLUGIN,
     ),
     Mutant(
@@ -409,9 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(outcomes)
     killed = sum(o.verdict == "killed" for o in outcomes)
-    print(
-        f"\nmutation score: {killed}/{len(outcomes)} killed, wall {time.monotonic() - began:.0f} s, jobs {args.jobs}"
-    )
+    print(f"\nmutation score: {killed}/{len(outcomes)} killed, wall {time.monotonic() - began:.0f} s, jobs {args.jobs}")
     return 0 if killed == len(outcomes) else 1
 
 
