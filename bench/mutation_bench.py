@@ -6,7 +6,7 @@ that the fault suite (plus the tests guarding the area) notices.
 Each mutant is an exact text replacement anchored on a snippet of the current source; an
 anchor that is not found exactly once fails the bench (and ``tests/test_mutation_anchors.py``
 in CI), so a refactor cannot silently disable a mutant. For each mutant the repository's
-tracked files (as they are in the work tree) are copied into a temporary directory, the
+files (tracked and new, as they are in the work tree) are copied into a temporary directory, the
 mutant is applied there, the mutated module must still import (a mutant that does not
 import is a syntax error, not a semantic mutant: rejected), and then
 
@@ -339,8 +339,14 @@ def line_of(mutant: Mutant, root: Path = ROOT) -> int:
 
 
 def copy_tree(dest: Path) -> None:
-    """The repository's tracked files as they are in the work tree (uncommitted edits included)."""
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+    """The repository's files as they are in the work tree: tracked ones (uncommitted edits
+    included) and new ones git does not ignore (a test not yet added still runs)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
     for rel in filter(None, listed.decode().split("\0")):
         src = ROOT / rel
         if not src.is_file():  # deleted in the work tree
