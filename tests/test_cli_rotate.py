@@ -70,6 +70,27 @@ def test_status_shows_and_repairs_a_stuck_pending(emulator, moto_url):
     assert "STUCK" not in cli("status", world.secret_arn).stdout
 
 
+@pytest.mark.parametrize("stage", ["AWSCURRENT", "AWSPREVIOUS"])
+def test_repair_keeps_a_credential_that_a_label_still_uses(emulator, moto_url, stage):
+    """A stuck AWSPENDING holding a copy of AWSCURRENT's (or AWSPREVIOUS's) document: the
+    repair removes the label and deletes nothing, so the credential in use keeps minting."""
+    import uuid
+
+    world = make_world(emulator)
+    world.rotate()
+    used = world.document(stage)
+    value = sm().get_secret_value(SecretId=world.secret_arn, VersionStage=stage)["SecretString"]
+    stuck = str(uuid.uuid4())
+    sm().put_secret_value(
+        SecretId=world.secret_arn, ClientRequestToken=stuck, SecretString=value, VersionStages=["AWSPENDING"]
+    )
+    repaired = cli("status", world.secret_arn, "--repair")
+    assert repaired.returncode == 0, repaired.stderr
+    assert "deleted credential" not in repaired.stdout
+    assert all("AWSPENDING" not in s for s in world.stages().values())
+    assert used.credential_ref in world.live_for_secret()
+
+
 @pytest.fixture
 def moto_remembers_the_rotation_function(monkeypatch):
     """AWS keeps a secret's rotation function; moto forgets it when RotateSecret is called

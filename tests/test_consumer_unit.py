@@ -247,6 +247,29 @@ def test_bearer_auth_gives_back_the_401_when_no_other_token_exists():
     assert calls == ["Bearer only-one"]  # no pointless retry with the same refused token
 
 
+def test_a_refused_published_token_is_replaced_by_minting():
+    """The server refuses the published token before it expires (its credential was rotated
+    with revoke=immediate and the publisher has not caught up): the consumer mints with its
+    credentials and the request goes through, instead of handing back the refused token."""
+    clock = VirtualClock()
+    published = CountingSource(clock, description="published")
+    now = int(clock())
+    published.fixed = make_token("revoked-early", now, now + 1200)
+    minting = CountingSource(clock, description="credentials")
+    provider = CachingTokenProvider(published, fallback=minting, clock=clock)
+    seen: list[str] = []
+
+    def app(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(401 if request.headers["Authorization"].endswith("revoked-early") else 200)
+
+    with httpx.Client(auth=VGSBearerAuth(provider), transport=httpx.MockTransport(app)) as client:
+        assert client.get("https://vgs.test/cards/x").status_code == 200
+        assert client.get("https://vgs.test/cards/y").status_code == 200
+    assert seen == ["Bearer revoked-early", "Bearer tok-credentials-1", "Bearer tok-credentials-1"]
+    assert minting.fetches == 1
+
+
 def test_concurrent_401s_share_one_refresh():
     clock = VirtualClock()
     source = CountingSource(clock)

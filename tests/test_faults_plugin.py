@@ -21,7 +21,7 @@ from tests.faults.plugin_oracle import token_owner
 from tests.faults.plugin_schedules import ROLE, PluginSchedule
 from tests.faults.schedules import Crash
 from tests.faults.vgs_gate import Gate
-from vault_plugin.framework import ErrorKind, LogicalError, Operation, Request
+from vault_plugin.framework import ErrorKind, LeaseInfo, LogicalError, Operation, Request
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +172,66 @@ def test_tidy_keeps_an_account_made_while_it_lists_vgs(vemu, path):
         gate.close()
     made = out.data["client_id"] if path.startswith("creds/") else token_owner(out.data["access_token"])
     assert made in _present(vemu), "tidy deleted an account it had not seen being made"
+    s.stop()
+
+
+def test_tidy_keeps_a_creds_account_whose_lease_is_not_recorded_yet(vemu):
+    """A creds/ read has created its account at VGS and waits for VGS's answer (its lease is
+    not recorded yet) when tidy lists VGS: the account is in flight, not an orphan. Deleting
+    it would hand the caller a lease whose account is already gone."""
+    vemu.reset()
+    s = PluginSchedule(0, vemu, InProcTransport(vemu))
+    assert s.setup()
+    assert s.backend is not None and s.loop is not None
+    s.backend.orphan_min_age = 0
+    router = s.backend.router
+    gate = Gate(vemu)
+    hold = gate.hold("accounts.create", 1, "after")  # made at VGS, the answer not yet sent
+
+    async def tidy_while_the_read_waits() -> Any:
+        await asyncio.to_thread(hold.reached.wait, 30)
+        try:
+            return await router.handle(Request(Operation.UPDATE, "tidy"))
+        finally:
+            hold.release.set()
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(router.handle(Request(Operation.READ, "creds/dyn1")), tidy_while_the_read_waits())
+
+    try:
+        out, _ = s.loop.run_until_complete(both())
+    finally:
+        gate.close()
+    assert hold.reached.is_set()
+    assert out.data["client_id"] in _present(vemu), "tidy deleted the account of a lease being issued"
+    s.stop()
+
+
+def test_a_creds_lease_does_not_renew_past_its_role_max_ttl(vemu):
+    """The role's max_ttl is the engine's to enforce (the host knows only the mount's limits):
+    a renewal at or past it is refused, and one before it is cut to what is left."""
+    vemu.reset()
+    s = PluginSchedule(0, vemu, InProcTransport(vemu))
+    assert s.setup()
+    assert s.backend is not None and s.loop is not None
+    router = s.backend.router
+    s.loop.run_until_complete(
+        router.handle(Request(Operation.UPDATE, "roles/short", {"scopes": "cards:read", "ttl": 60, "max_ttl": 300}))
+    )
+    issued = s.loop.run_until_complete(router.handle(Request(Operation.READ, "creds/short")))
+    assert issued is not None and issued.secret is not None and issued.secret.max_ttl == 300
+
+    def renew(increment: float) -> Any:
+        info = LeaseInfo(dict(issued.secret.internal_data, secret_type=issued.secret.secret_type), ttl=60, increment=increment,
+                         issue_time=issued.secret.issue_time)  # fmt: skip
+        return s.loop.run_until_complete(router.handle(Request(Operation.RENEW, "creds/short", secret=info)))
+
+    s.clock.advance(200)
+    cut = renew(3600)
+    assert cut is not None and cut.secret is not None and cut.secret.ttl == pytest.approx(100, abs=1)
+    s.clock.advance(100)
+    with pytest.raises(LogicalError, match="max_ttl"):
+        renew(60)
     s.stop()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -165,6 +166,22 @@ def test_abandoned_rotation_is_cleaned_by_the_next(emulator, moto_url):
     assert len(world.live_for_secret()) == 2
 
 
+def test_a_local_rotation_over_an_abandoned_one_deletes_its_credential_at_once(emulator, moto_url):
+    """``rotate --local`` writes AWSPENDING onto a new version itself, taking the label from an
+    abandoned rotation: the abandoned credential is deleted right then, not left live until
+    (and unless) this rotation finishes."""
+    world = make_world(emulator)
+    abandoned = start_rotation(world.secret_arn)
+    world.run(abandoned, ("createSecret",))
+    stale = world.document("AWSPENDING").credential_ref
+    token = str(uuid.uuid4())  # not a version yet: the local driver's createSecret makes it
+    world.run(token, ("createSecret",), world.rotation(allow_new_version=True))
+    assert world.document("AWSPENDING").credential_ref != stale
+    assert stale not in world.live_for_secret()
+    world.run(token, ("setSecret", "testSecret", "finishSecret"))
+    assert len(world.live_for_secret()) == 2
+
+
 def _snapshot(world):
     client = sm()
     versions = client.list_secret_version_ids(SecretId=world.secret_arn, IncludeDeprecated=True)["Versions"]
@@ -207,14 +224,17 @@ def test_bad_events_are_refused_without_writes(emulator, moto_url, event, error,
     assert emulator.request_counts["accounts.create"] == creates
 
 
-def test_non_pending_token_is_an_error(emulator, moto_url):
+@pytest.mark.parametrize("step", ["setSecret", "testSecret", "finishSecret"])
+def test_non_pending_token_is_an_error(emulator, moto_url, step):
+    """A late step of a rotation whose AWSPENDING another rotation took: refused, nothing
+    written (a finishSecret would otherwise promote the abandoned credential)."""
     world = make_world(emulator)
     first = start_rotation(world.secret_arn)
     world.run(first, ("createSecret",))
     second = start_rotation(world.secret_arn)  # takes AWSPENDING away from the first
     before = _snapshot(world)
     with pytest.raises(EventError, match="not AWSPENDING"):
-        world.run(first, ("testSecret",))
+        world.run(first, (step,))
     assert _snapshot(world) == before
     del second
 
