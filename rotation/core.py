@@ -180,10 +180,16 @@ class Rotation:
             # annotated with this token and no stored value: it cannot be recovered (VGS
             # shows a secret only once), so delete it and create anew.
             owned, present = issuer.inventory()
-            for leftover in owned:
-                if leftover.version_id == ev.token and leftover.ref not in live:
-                    issuer.delete(leftover.ref)
-                    present.discard(leftover.ref)
+            leftovers = [o.ref for o in owned if o.version_id == ev.token and o.ref not in live]
+            # A duplicate invocation of this step (same token) may have created one of
+            # them and stored it since this one read AWSPENDING: read again, after the
+            # listing, before deleting anything (only when there is something to delete).
+            if leftovers and self.store.get_value(ev.secret_id, version_id=ev.token, stage=PENDING) is not None:
+                log.info("createSecret: another invocation stored AWSPENDING for this token; nothing to do")
+                return
+            for ref in leftovers:
+                issuer.delete(ref)
+                present.discard(ref)
             issuer.ensure_capacity(keep=live, present=present)
 
             retire: set[str] = set()

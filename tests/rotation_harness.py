@@ -4,6 +4,15 @@ moto cannot invoke a rotation Lambda without Docker, so ``start_rotation`` perfo
 RotateSecret's own first act in moto's backend (a new version labelled AWSPENDING, no
 value), exactly as moto's ``rotate_secret`` does before it would invoke the function;
 the steps are then called in order, like the service calls the Lambda.
+
+``start_rotation`` applies AWS's documented refusal, which moto gets backwards: while
+AWSPENDING sits on a version other than AWSCURRENT, RotateSecret fails with
+InvalidRequestException (a previous rotation is assumed in progress); moto's
+``rotate_secret`` instead refuses when AWSPENDING is *on* AWSCURRENT (AWS's completed state).
+
+moto ignores ``PutSecretValue``'s ``RotationToken``; the test client records the
+parameters of every PutSecretValue it sends (``PUT_LOG``, a botocore ``before-parameter-build`` hook)
+so the schedules can check what the product passed, without touching product code.
 """
 
 from __future__ import annotations
@@ -79,9 +88,26 @@ def backend() -> Any:
     return get_backend("secretsmanager")[ACCOUNT][REGION]
 
 
+# (SecretId, ClientRequestToken, RotationToken) of every PutSecretValue the test client sent
+PUT_LOG: list[tuple[str, str | None, str | None]] = []
+
+
+def _record_put(params: dict[str, Any], **_: Any) -> None:
+    PUT_LOG.append((str(params.get("SecretId")), params.get("ClientRequestToken"), params.get("RotationToken")))
+
+
 @functools.cache
 def _client(endpoint: str | None) -> Any:
-    return boto3.client("secretsmanager", region_name=REGION)
+    client = boto3.client("secretsmanager", region_name=REGION)
+    client.meta.events.register("before-parameter-build.secrets-manager.PutSecretValue", _record_put)
+    return client
+
+
+class RotationInProgress(Exception):
+    """RotateSecret refused: AWSPENDING is on a version other than AWSCURRENT (AWS's
+    InvalidRequestException, "A previous rotation isn't complete")."""
+
+    code = "InvalidRequestException"
 
 
 def sm() -> Any:
@@ -99,9 +125,16 @@ def enable_rotation(arn: str) -> None:
 
 
 def start_rotation(secret_id: str, token: str | None = None) -> str:
-    """RotateSecret's first act: a new version labelled AWSPENDING with no value yet."""
+    """RotateSecret's first act: a new version labelled AWSPENDING with no value yet.
+    Raises :class:`RotationInProgress` while AWSPENDING is on a version other than AWSCURRENT."""
     secret = backend().secrets[sm().describe_secret(SecretId=secret_id)["ARN"]]
     token = token or str(uuid.uuid4())
+    for vid, version in secret.versions.items():
+        stages = version.get("version_stages", [])
+        if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
+            if vid == token:
+                return token
+            raise RotationInProgress(f"a previous rotation of {secret.name} isn't complete")
     secret.remove_version_stages_from_old_versions(["AWSPENDING"])
     secret.versions[token] = {"createdate": int(time.time()), "version_id": token, "version_stages": ["AWSPENDING"]}
     return token

@@ -49,7 +49,7 @@ def test_schedule_over_http(seed, emulator, moto_url, leak_check):
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
     assert "STUCK" not in outputs[0]
-    if schedule.result.revoke != "never":  # "never" keeps every credential, by design
+    if schedule.revoke != "never":  # "never" keeps every credential, by design
         assert '"orphans": []' in outputs[1]
     schedule.harvest()
     assert_no_secret("\n".join(outputs), *schedule.secrets)
