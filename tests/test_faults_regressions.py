@@ -156,3 +156,25 @@ def test_a_refused_pending_write_deletes_the_new_credential_at_once(emulator, mo
     else:  # pragma: no cover
         raise AssertionError("the refused write must fail the step")
     assert world.tagged_at_vgs() == set()
+
+
+def test_a_duplicate_create_invocation_keeps_the_stored_pending_credential(emulator, moto_url):
+    """Two invocations of createSecret for the same token (Secrets Manager delivers an event
+    twice, or retries while the first still runs). The second created and stored a credential
+    while the first was between reading AWSPENDING and listing VGS; the first then took it
+    for its own crash leftover (same token annotation, not AWSCURRENT or AWSPREVIOUS) and
+    deleted it: AWSPENDING named a credential VGS no longer had, testSecret failed on every
+    retry and the secret stayed stuck. Found by the schedules' oracle (duplicate invocation)."""
+    world = make_world(emulator)
+    token = start_rotation(world.secret_arn)
+
+    def duplicate() -> None:
+        world.run(token, ("createSecret",))
+
+    reads_current = lambda kw: kw.get("SecretId") == world.secret_arn and kw.get("VersionStage") == "AWSCURRENT"  # noqa: E731
+    rot = hooked_rotation(world, "get_secret_value", reads_current, duplicate)
+    rot.handle(event(world, "createSecret", token))
+    world.run(token, ("setSecret", "testSecret", "finishSecret"))
+    current = world.document()
+    assert current.rotation.version_id == token
+    mints(world, current)

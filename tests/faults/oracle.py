@@ -173,3 +173,19 @@ class Oracle:
             if stray:
                 v.append(f"{label}: {len(stray)} live credential(s) that no version of any secret references")
         return v
+
+
+def end_summary(seed: int, backend: Any) -> tuple[list[tuple[str, tuple[str, ...]]], int, list[str], int]:
+    """Schedule ``seed`` on ``backend``, reduced to what must not depend on the store double:
+    the labelled versions of the first secret, how many credentials VGS has, each step's
+    outcome (ok, crash, or the error's class: messages differ between doubles) and the
+    number of violations. The memory store and moto's server must agree on all four."""
+    from tests.faults.schedules import Schedule
+
+    backend.emulator.reset()
+    schedule = Schedule(seed, backend)
+    result = schedule.run()
+    state = [(v, stages) for v, stages, _ in backend.end_state(schedule.arn) if stages]
+    vgs = len(backend.emulator.service_accounts()) + len(backend.emulator.access_credentials())
+    steps = [" ".join(e.split()[:2]).rstrip(":") for e in result.log if e.split()[0].endswith(("ecret", "ecret:"))]
+    return state, vgs, steps, len(result.violations)

@@ -490,6 +490,7 @@ class Schedule:
           refused by the guard and nothing changes; and RotateSecret now is refused;
         - an operator's ``vgs-rotate status --repair`` that clears the pending rotation, and a
           new rotation started right after it, while the first one's Lambda still runs."""
+        self.stats["concurrent_rotations"] += 1
         choice = self.rng.random()
         if choice < 0.5:
             self.stats["duplicate_invocations"] += 1
@@ -511,7 +512,7 @@ class Schedule:
             if desc.version_with(PENDING) not in (None, desc.version_with(CURRENT)) and self.start_rotation(other):
                 self.result.violations.append("RotateSecret accepted while AWSPENDING is on another version")
             return
-        self.stats["concurrent_rotations"] += 1
+        self.stats["repair_then_rotation"] += 1
         self.result.log.append(f"repair and rotation {other[:8]} while {token[:8]} runs")
         if not self.repair_now():
             return
