@@ -127,6 +127,7 @@ def compare_moto(count: int, seed: int) -> int:
     from tests.faults.oracle import end_summary
 
     logging.getLogger("rotation").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

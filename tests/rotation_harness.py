@@ -10,6 +10,11 @@ AWSPENDING sits on a version other than AWSCURRENT, RotateSecret fails with
 InvalidRequestException (a previous rotation is assumed in progress); moto's
 ``rotate_secret`` instead refuses when AWSPENDING is *on* AWSCURRENT (AWS's completed state).
 
+moto lets a ``PutSecretValue`` overwrite the value of a version that carries AWSPENDING
+with another value under the same ``ClientRequestToken``; AWS refuses it
+(ResourceExistsException: a version's value never changes). ``_aws_put_rule`` patches
+moto's in-process backend to refuse it too.
+
 moto ignores ``PutSecretValue``'s ``RotationToken``; the test client records the
 parameters of every PutSecretValue it sends (``PUT_LOG``, a botocore ``before-parameter-build`` hook)
 so the schedules can check what the product passed, without touching product code.
@@ -82,9 +87,34 @@ def counting_http(budget: CallBudget, clock: VirtualClock) -> Callable[[], VGSHt
     return lambda: CountingHttp(timeout=5.0, retry=RetryPolicy(sleep=clock.sleep, clock=clock))
 
 
+@functools.cache
+def _aws_put_rule() -> None:
+    """PutSecretValue with an existing ClientRequestToken and another value: refused, even
+    when the version carries AWSPENDING (moto overwrites it; AWS does not)."""
+    from moto.secretsmanager.exceptions import ResourceExistsException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend._check_with_existing_secrets_and_versions
+
+    def check(self: Any, secret_name: str, client_request_token: str | None, secret_string: str | None,
+              secret_binary: str | None, on_create: bool = False) -> Any:  # fmt: skip
+        secret = self.secrets[secret_name] if client_request_token and secret_name in self.secrets else None
+        version = secret.versions.get(client_request_token) if secret is not None else None
+        stored = version.get("secret_string") if version else None
+        if stored is not None and stored != secret_string:
+            raise ResourceExistsException(
+                f"You can't use ClientRequestToken {client_request_token} because that value is already in use "
+                "for a version of the secret."
+            )
+        return original(self, secret_name, client_request_token, secret_string, secret_binary, on_create)
+
+    SecretsManagerBackend._check_with_existing_secrets_and_versions = check  # type: ignore[method-assign]
+
+
 def backend() -> Any:
     from moto.backends import get_backend
 
+    _aws_put_rule()
     return get_backend("secretsmanager")[ACCOUNT][REGION]
 
 
@@ -112,6 +142,7 @@ class RotationInProgress(Exception):
 
 def sm() -> Any:
     """A Secrets Manager client for the current moto server (cached: building one is slow)."""
+    _aws_put_rule()
     return _client(os.environ.get("AWS_ENDPOINT_URL"))
 
 
@@ -124,12 +155,16 @@ def enable_rotation(arn: str) -> None:
     secret.auto_rotate_after_days = 1
 
 
-def start_rotation(secret_id: str, token: str | None = None) -> str:
+def start_rotation(secret_id: str, token: str | None = None, *, force: bool = False) -> str:
     """RotateSecret's first act: a new version labelled AWSPENDING with no value yet.
-    Raises :class:`RotationInProgress` while AWSPENDING is on a version other than AWSCURRENT."""
+    Raises :class:`RotationInProgress` while AWSPENDING is on a version other than AWSCURRENT.
+    ``force``: AWSPENDING moved by a direct API call instead (UpdateSecretVersionStage or
+    PutSecretValue with VersionStages=["AWSPENDING"], which AWS allows at any time)."""
     secret = backend().secrets[sm().describe_secret(SecretId=secret_id)["ARN"]]
     token = token or str(uuid.uuid4())
     for vid, version in secret.versions.items():
+        if force:
+            break
         stages = version.get("version_stages", [])
         if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
             if vid == token:

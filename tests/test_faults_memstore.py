@@ -107,9 +107,14 @@ def test_moto_harness_refuses_rotate_secret_and_records_rotation_tokens(emulator
         start_rotation(world.secret_arn)
     before = len(PUT_LOG)
     world.rotation().handle(
-        {"Step": "createSecret", "SecretId": world.secret_arn, "ClientRequestToken": token, "RotationToken": "rt-x"}
+        {
+            "Step": "createSecret",
+            "SecretId": world.secret_arn,
+            "ClientRequestToken": token,
+            "RotationToken": "rt-" + "x" * 60,
+        }
     )
-    assert PUT_LOG[before:] == [(world.secret_arn, token, "rt-x")]
+    assert PUT_LOG[before:] == [(world.secret_arn, token, "rt-" + "x" * 60)]
     # status --repair clears the stuck label (and the credential behind it): RotateSecret works again
     repair(world.rotation().store, default_issuer_factory(), world.secret_arn)
     start_rotation(world.secret_arn)

@@ -142,9 +142,11 @@ class Oracle:
     def orphans(self) -> set[str]:
         return live_ids(self.emu) - self.baseline - self.referenced()
 
-    def check(self, label: str, *, orphans: bool = True) -> list[str]:
+    def check(self, label: str, *, orphans: bool = True, unfinished: frozenset[str] = frozenset()) -> list[str]:
         """Violations of the per-policy counts for every secret, and (``orphans``) of the
-        no-orphan rule for the whole organization and vault."""
+        no-orphan rule for the whole organization and vault. ``unfinished``: secrets whose
+        last rotation Secrets Manager gave up after promoting it (its retirement is due at
+        their next rotation): their counts are not checked yet."""
         v: list[str] = []
         live = live_ids(self.emu)
         gone = self.baseline - live
@@ -156,6 +158,8 @@ class Oracle:
             name = f"{label} [{s.revoke} {s.arn.rsplit(':', 1)[-1][:20]}]"
             if found.current and found.current not in live:
                 v.append(f"{name}: AWSCURRENT's credential does not exist at VGS")
+            if s.arn in unfinished and s.revoke != "never":
+                continue
             if s.revoke == "next-rotation":
                 if found.previous and found.previous not in live:
                     v.append(f"{name}: AWSPREVIOUS's credential is gone under revoke=next-rotation")
@@ -187,5 +191,12 @@ def end_summary(seed: int, backend: Any) -> tuple[list[tuple[str, tuple[str, ...
     result = schedule.run()
     state = [(v, stages) for v, stages, _ in backend.end_state(schedule.arn) if stages]
     vgs = len(backend.emulator.service_accounts()) + len(backend.emulator.access_credentials())
-    steps = [" ".join(e.split()[:2]).rstrip(":") for e in result.log if e.split()[0].endswith(("ecret", "ecret:"))]
+    # a step's outcome: ok, crash, or error (classes may differ: moto answers a read naming
+    # a version and a label it does not carry with InvalidRequestException, the memory store
+    # with "not found"; moto lists versions without labels in DescribeSecret, AWS does not)
+    steps = []
+    for entry in result.log:
+        words = entry.split()
+        if words[0].endswith(("ecret", "ecret:")) and len(words) > 1:
+            steps.append(words[0].rstrip(":") + " " + ({"ok", "crash"} & {words[1]} or {"error"}).pop())
     return state, vgs, steps, len(result.violations)

@@ -312,6 +312,7 @@ class Schedule:
         self.oracle = Oracle(self.emu, backend)
         self.subject: Subject | None = None
         self.rt_of: dict[str, str | None] = {}  # rotation version -> the RotationToken its events carry
+        self.unsettled: dict[str, str] = {}  # secret -> token of a sibling rotation that failed
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -519,6 +520,7 @@ class Schedule:
         if not self.start_rotation(other):
             self.result.violations.append("RotateSecret refused right after a repair")
             return
+        self.unsettled[self.arn] = other  # until it completes, Secrets Manager retries it
         rot = self.rotation()
         for step in STEPS[: self.rng.randint(1, 4)]:
             if not self.step(rot, step, other, None, f"B{other[:4]}"):
@@ -555,6 +557,7 @@ class Schedule:
             rot = self.rotation()
             for step in STEPS:
                 if not self.step(rot, step, token, None, f"S{token[:4]}"):
+                    self.unsettled[sibling.arn] = token  # Secrets Manager retries it later
                     break
 
     def attempt(self, token: str, rotation_token: str | None) -> bool:
@@ -676,14 +679,22 @@ class Schedule:
         """Settle the focused secret, then any sibling a sibling rotation left in progress."""
         if not self.settle(token, succeeded):
             return False
-        me = self.subject
+        self.unsettled.pop(self.arn, None)
+        return self.settle_unsettled()
+
+    def settle_unsettled(self) -> bool:
+        """Secrets Manager's retries of rotations left in progress (a sibling rotation that
+        failed, a rotation started after a repair when the first was then given up)."""
         for other in self.oracle.subjects:
-            if other is me:
+            token = self.unsettled.pop(other.arn, None)
+            if token is None:
                 continue
             with self.focused(other):
                 desc = self.backend.store.describe(self.arn)
-                pending = desc.version_with(PENDING)
-                if pending is not None and pending != desc.version_with(CURRENT) and not self.settle(pending, False):
+                if not (PENDING in desc.stages_of(token) or CURRENT in desc.stages_of(token)):
+                    continue
+                self.result.log.append(f"settle sibling {token[:8]}")
+                if not self.settle(token, False):
                     return False
         return True
 
@@ -728,14 +739,14 @@ class Schedule:
             http.close()
         return None
 
-    def check_at_rest(self, label: str, *, orphans: bool = True) -> None:
+    def check_at_rest(self, label: str, *, unfinished: frozenset[str] = frozenset()) -> None:
         """The invariants, every secret of the schedule at rest. Counts come from the oracle
         (VGS's own state and the store's raw versions), never from annotations."""
         v = self.result.violations
         for subject in self.oracle.subjects:
             with self.focused(subject):
                 self.check_secret(f"{label} [{subject.revoke}]")
-        v.extend(self.oracle.check(label, orphans=orphans))
+        v.extend(self.oracle.check(label, orphans=not unfinished, unfinished=unfinished))
         self.check_rotation_tokens(label)
 
     def check_secret(self, label: str) -> None:
@@ -808,6 +819,8 @@ class Schedule:
         dirty: set[str] = set()  # secrets whose last rotation was given up after promotion
         for n in range(self.rng.randint(1, 3)):
             subject = subjects[0] if n == 0 else self.rng.choice(subjects)
+            if not self.settle_unsettled():
+                return
             self.focus(subject)
             token = self.token()
             rotation_token = self.new_rotation_token(token)
@@ -835,12 +848,14 @@ class Schedule:
             dirty.discard(subject.arn)
             # What a given-up rotation of another secret left is for that secret's next
             # rotation: no orphan count until every secret's last rotation completed.
-            self.check_at_rest(f"after rotation {n}", orphans=not dirty)
+            self.check_at_rest(f"after rotation {n}", unfinished=frozenset(dirty))
             if self.rng.random() < 0.7:
                 self.publisher_run(f"after rotation {n}", faulty=False)
             if self.publish is not None and self.rng.random() < 0.5:
                 self.publish(self)
         # the next successful rotation of every secret, clean: nothing may be orphaned after it
+        if not self.settle_unsettled():
+            return
         for subject in subjects:
             self.focus(subject)
             if not self.clean_rotation("final"):
