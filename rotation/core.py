@@ -304,6 +304,7 @@ class Rotation:
     def _retire(self, ev: RotationEvent, desc: SecretDescription) -> None:
         new = self._document(ev.secret_id, version_id=ev.token)
         if new.revoke == "never":
+            self._sweep_unstored(ev, desc, new)
             return
         with self._issuer(new, desc) as issuer:
             # List first, then read what is live: a credential created after the listing
@@ -343,6 +344,32 @@ class Rotation:
                 issuer.delete(ref)
         if doomed:
             log.info("finishSecret: retired credentials", extra={"credentials": sorted(doomed)})
+
+    def _sweep_unstored(self, ev: RotationEvent, desc: SecretDescription, new: SecretDocument) -> None:
+        """revoke=never keeps every credential a version of the secret holds; one that no
+        version ever stored (created by a rotation that was then cleared, e.g. by
+        ``status --repair`` while its createSecret still ran, and whose write was lost) was
+        never handed to anyone, and no later rotation finds it otherwise. Delete those only:
+        a credential whose rotation version holds no value or another credential. Costs one
+        read per unlabelled version that owns a credential not in use."""
+        with self._issuer(new, desc) as issuer:
+            owned, present = issuer.inventory()
+            fresh = self.store.describe(ev.secret_id)
+            if fresh.version_with(CURRENT) != ev.token:
+                return  # a newer rotation completed meanwhile: its finishSecret sweeps
+            candidates: dict[str, list[str]] = {}
+            for o in owned:
+                unlabelled = o.version_id and not fresh.stages_of(o.version_id)
+                if o.ref in present and unlabelled and o.ref != new.credential_ref:
+                    candidates.setdefault(o.version_id, []).append(o.ref)
+            doomed: list[str] = []
+            for version_id, refs in sorted(candidates.items()):
+                held = self._document_or_none(ev.secret_id, version_id=version_id)
+                doomed += [ref for ref in refs if held is None or held.credential_ref != ref]
+            for ref in sorted(doomed):
+                issuer.delete(ref)
+        if doomed:
+            log.info("finishSecret: deleted credentials no version ever stored", extra={"credentials": doomed})
 
     # -- shared ---------------------------------------------------------------------
 

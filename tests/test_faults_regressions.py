@@ -179,3 +179,32 @@ def test_a_duplicate_create_invocation_keeps_the_stored_pending_credential(emula
     current = world.document()
     assert current.rotation.version_id == token
     mints(world, current)
+
+
+def test_revoke_never_deletes_a_credential_that_no_version_ever_stored(emulator, moto_url):
+    """revoke=never: createSecret made a credential and died before storing it; an operator
+    then cleared the stuck rotation (``status --repair``: nothing stored, nothing to delete)
+    and the next rotation completed. Under ``never`` finishSecret used to retire nothing at
+    all, so the credential nobody ever saw stayed live for good (the oracle's orphan count,
+    which does not read annotations, found it); the credentials versions hold stay."""
+    from rotation.status import repair
+
+    world = make_world(emulator, revoke="never")
+    manager = emulator.bootstrap["client_id"]
+    a = start_rotation(world.secret_arn)
+
+    def die() -> None:
+        raise Crash("died before storing the new credential")
+
+    rot = hooked_rotation(world, "put_secret_value", lambda kw: True, die, when="before")
+    with contextlib.suppress(Crash):
+        rot.handle(event(world, "createSecret", a))
+    live = {x["client_id"] for x in emulator.service_accounts()} - {manager}
+    (leftover,) = live - {world.initial_client_id}
+    repair(CountingStore(world.budget), default_issuer_factory(), world.secret_arn)
+    world.rotate()
+    live = {x["client_id"] for x in emulator.service_accounts()} - {manager}
+    current = world.document()
+    assert leftover not in live
+    assert live == {world.initial_client_id, current.credential_ref}
+    mints(world, current)
