@@ -287,6 +287,12 @@ class Rotation:
 
     def finish_secret(self, ev: RotationEvent) -> None:
         desc, _ = self._guard(ev)
+        # Read (and validate) the new version before promoting it: a version without a value
+        # (a finishSecret invoked by hand before createSecret stored one) or with an invalid
+        # document must never become AWSCURRENT. By version id, without a stage: a retry
+        # after the promotion reads the same value (it never changes) even when a newer
+        # rotation has AWSPENDING by then.
+        new = self._document(ev.secret_id, version_id=ev.token)
         current_version = desc.version_with(CURRENT)
         if current_version != ev.token:
             # An explicit RemoveFromVersionId: AWS refuses to move AWSCURRENT without it,
@@ -299,10 +305,9 @@ class Rotation:
         # version as a rotation under way.
         # Retiring runs again when finishSecret is retried after the stage move, so a crash
         # between promoting and deleting leaves nothing behind.
-        self._retire(ev, desc)
+        self._retire(ev, desc, new)
 
-    def _retire(self, ev: RotationEvent, desc: SecretDescription) -> None:
-        new = self._document(ev.secret_id, version_id=ev.token)
+    def _retire(self, ev: RotationEvent, desc: SecretDescription, new: SecretDocument) -> None:
         if new.revoke == "never":
             self._sweep_unstored(ev, desc, new)
             return

@@ -208,3 +208,22 @@ def test_revoke_never_deletes_a_credential_that_no_version_ever_stored(emulator,
     assert leftover not in live
     assert live == {world.initial_client_id, current.credential_ref}
     mints(world, current)
+
+
+def test_finish_before_create_never_promotes_a_version_without_a_value(emulator, moto_url):
+    """finishSecret invoked (by hand, or a replayed event) for the rotation in progress before
+    createSecret stored anything: it used to move AWSCURRENT onto the version without a value
+    and only then read it and fail; every consumer then read an empty AWSCURRENT. It now reads
+    the version first and refuses without writing; the rotation then completes normally."""
+    import pytest
+
+    from rotation.core import RotationError
+
+    world = make_world(emulator)
+    token = start_rotation(world.secret_arn)
+    before = world.stages()
+    with pytest.raises(RotationError):
+        world.run(token, ("finishSecret",))
+    assert world.stages() == before
+    world.run(token)
+    mints(world, world.document())

@@ -487,6 +487,7 @@ class Schedule:
         start): one of
         - a duplicate invocation of the Lambda for the same rotation (same token: Secrets
           Manager retries, or a second delivery of the same event);
+        - a manual invocation of any step for the rotation in progress (same token);
         - a manual invocation with another token: no version of the secret, so every step is
           refused by the guard and nothing changes; and RotateSecret now is refused;
         - an operator's ``vgs-rotate status --repair`` that clears the pending rotation, and a
@@ -502,6 +503,13 @@ class Schedule:
                     break
             return
         other = self.token()
+        if choice < 0.6:
+            # an operator invokes the Lambda by hand for the rotation in progress, any step
+            step = self.rng.choice(STEPS)
+            self.stats["manual_invocations"] += 1
+            self.result.log.append(f"manual {step} {token[:8]}")
+            self.step(self.rotation(), step, token, None, f"M{token[:4]}")
+            return
         if choice < 0.7:
             self.stats["manual_invocations"] += 1
             self.result.log.append(f"manual invocation {other[:8]}")
