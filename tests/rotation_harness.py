@@ -28,7 +28,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -184,6 +184,7 @@ class World:
     clock: VirtualClock
     budget: CallBudget
     kind: str = "service-account"
+    baseline: set[str] = field(default_factory=set)  # live at VGS before the world was made
 
     def rotation(self, **kw: Any) -> Rotation:
         return Rotation(
@@ -222,12 +223,17 @@ class World:
         return {c["id"] for c in self.emulator.access_credentials() if c["annotations"].get(SECRET_ANNOTATION) == tag}
 
     def live_for_secret(self) -> set[str]:
-        """Credentials at VGS that belong to this secret: the ones it made, plus the initial one."""
-        if self.kind == "service-account":
-            present = {a["client_id"] for a in self.emulator.service_accounts()}
-        else:
-            present = {c["id"] for c in self.emulator.access_credentials()}
-        return self.tagged_at_vgs() | ({self.initial_client_id} & present)
+        """Credentials at VGS that belong to this secret, without reading annotations: every
+        live credential of its kind that did not exist before the world was made (the
+        manager and anything older excluded), so an untagged leftover counts too."""
+        return present_at_vgs(self.emulator, self.kind) - self.baseline
+
+
+def present_at_vgs(emulator: Any, kind: str) -> set[str]:
+    """VGS's own list (the emulator's admin view) of one kind of credential."""
+    if kind == "service-account":
+        return {a["client_id"] for a in emulator.service_accounts()}
+    return {c["id"] for c in emulator.access_credentials()}
 
 
 def register_lambda() -> str:
@@ -266,6 +272,7 @@ def make_world(
     crash_after: int | None = None,
 ) -> World:
     boot = emulator.bootstrap
+    baseline = present_at_vgs(emulator, kind)
     client = sm()
     manager_arn = client.create_secret(
         Name=f"vgs/manager-{uuid.uuid4().hex[:6]}",
@@ -300,4 +307,4 @@ def make_world(
     secret_arn = client.create_secret(Name=f"vgs/app-{uuid.uuid4().hex[:6]}", SecretString=json.dumps(doc))["ARN"]
     if enabled:
         enable_rotation(secret_arn)
-    return World(emulator, secret_arn, manager_arn, initial_id, VirtualClock(), CallBudget(crash_after), kind)
+    return World(emulator, secret_arn, manager_arn, initial_id, VirtualClock(), CallBudget(crash_after), kind, baseline)

@@ -28,8 +28,8 @@ from tests.faults.oracle import credential_ref, versions
 from tests.faults.schedules import Schedule
 
 # Schedules whose end state shows unreferenced live credentials once annotations are gone
-# (measured: 7 of seeds 0-199 with the schedules of this commit).
-NO_ANNOTATION_SEEDS = (19, 26, 67)
+# (measured: 8 of seeds 0-199 with the schedules of this commit).
+NO_ANNOTATION_SEEDS = (19, 67, 90)
 
 
 def _stuck(store: MemorySecretStore) -> tuple[str, str]:

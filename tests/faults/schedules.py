@@ -1,8 +1,9 @@
 """Seeded fault schedules for the rotation core, and the invariants checked after each.
 
-A schedule is a pure function of its seed: ``run_schedule(seed, backend)``. It creates a
-rotated secret (a service account or an access credential, a random revoke policy), then
-runs 1-3 rotations through ``Rotation.handle`` as Secrets Manager drives them, each under:
+A schedule is a pure function of its seed: ``run_schedule(seed, backend)``. It creates two
+or three rotated secrets sharing one organization, vault and manager (each a service
+account or an access credential, each with a random revoke policy), then runs 1-3
+rotations through ``Rotation.handle`` as Secrets Manager drives them, each under:
 
 - step retries (any step repeated) and whole-rotation retries with the same token;
 - a crash (``Crash``, a BaseException) right after any external call, AWS or VGS;
@@ -10,15 +11,20 @@ runs 1-3 rotations through ``Rotation.handle`` as Secrets Manager drives them, e
   (emulator faults) and late timeouts (served, answer lost: ``inproc.LateTimeouts``);
 - Secrets Manager throttling (``StoreError(code="ThrottlingException", retryable=True)``
   before a chosen store call) and lost answers (the call landed, the caller sees an error);
-- a second rotation of the same secret started between two external calls of the first
-  (its steps interleaved with the first's);
+- between two external calls of a rotation, what can really run beside it (AWS refuses
+  RotateSecret while AWSPENDING is on another version): a duplicate invocation with the
+  same token, a manual invocation of any step (same token, or a token that is no version),
+  ``status --repair`` followed by a new rotation, or a rotation of another secret;
 - token publisher runs (``rotation.publisher``) between two external calls of a rotation
   (under the faults: it may fail, it must never write the rotated secret) and between
   rotations (at rest: it must publish a token of AWSCURRENT's credential that VGS accepts).
 
 Then it drives the secret to a completed rotation (finishing the pending token, as Secrets
 Manager's retries would, or ``rotation.status.repair`` and a fresh rotation) and checks the
-invariants (``check_at_rest``). Every violation names the seed and the action log, so
+invariants (``check_at_rest``): live and orphaned credentials are counted by
+``tests/faults/oracle.py`` from VGS's own state and the store's raw versions, never from the
+product's annotations; every PutSecretValue of a rotation must carry the RotationToken its
+events carried. Every violation names the seed and the action log, so
 ``run_schedule(seed, ...)`` replays it.
 """
 
