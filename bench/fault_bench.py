@@ -2,6 +2,7 @@
 
     python bench/fault_bench.py [--schedules 10000] [--seed 0] [--plugin-schedules N]
                                 [--workers W] [--verbose]
+    python bench/fault_bench.py --compare-moto [N]   # N schedules, memory store vs moto (100)
 
 Each rotation schedule (``tests/faults/schedules.py``) runs rotations through
 ``Rotation.handle`` under step retries, crashes after any external call, VGS faults
@@ -111,6 +112,52 @@ def _chunks(start: int, count: int, parts: int) -> list[tuple[int, int]]:
     return out
 
 
+def compare_moto(count: int, seed: int) -> int:
+    """``--compare-moto N`` (100 when given without a number): schedules ``seed..seed+N-1``
+    on ``MemorySecretStore`` and on moto's server (in-process, over loopback HTTP, with the
+    emulator over HTTP too); every one must end in the same labelled versions, credential
+    count and step outcomes, with no violations. Exit 1 otherwise."""
+    import logging
+
+    import httpx
+    from moto.server import ThreadedMotoServer
+
+    from rotation.emulator import Emulator
+    from tests.faults.backends import MemoryBackend, MotoBackend
+    from tests.faults.oracle import end_summary
+
+    logging.getLogger("rotation").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    os.environ.update({"AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing"})  # fmt: skip
+    os.environ.pop("AWS_PROFILE", None)
+    began, differ, violations = time.perf_counter(), [], 0
+    try:
+        with Emulator(port=0) as emulator:
+            for s in range(seed, seed + count):
+                httpx.post(f"{url}/moto-api/reset", timeout=10)
+                memory = end_summary(s, MemoryBackend(emulator))
+                moto = end_summary(s, MotoBackend(emulator))
+                violations += memory[3] + moto[3]
+                if memory != moto:
+                    differ.append(s)
+    finally:
+        server.stop()
+    table(
+        [
+            ("schedules compared (memory store vs moto's server)", f"{count:,}"),
+            ("end states that differ", f"{len(differ):,}" + (f" (seeds {differ[:10]})" if differ else "")),
+            ("invariant violations (both backends)", f"{violations:,}"),
+            ("wall time", f"{time.perf_counter() - began:.1f} s"),
+        ]
+    )
+    return 1 if differ or violations else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--schedules", type=int, default=10_000, help="rotation schedules (default 10000)")
@@ -118,7 +165,11 @@ def main() -> int:
     parser.add_argument("--plugin-schedules", type=int, default=None, help="plugin schedules (default schedules/10)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--verbose", action="store_true", help="full action logs of violations")
+    parser.add_argument("--compare-moto", type=int, nargs="?", const=100, default=0, metavar="N",
+                        help="only compare N schedules on the memory store and moto's server (N: 100)")  # fmt: skip
     args = parser.parse_args()
+    if args.compare_moto:
+        return compare_moto(args.compare_moto, args.seed)
     plugin = args.schedules // 10 if args.plugin_schedules is None else args.plugin_schedules
     workers = max(1, min(args.workers, args.schedules + plugin))
     rot = _chunks(args.seed, args.schedules, workers)

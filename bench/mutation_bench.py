@@ -117,8 +117,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "leftovers-not-cleaned",
         "rotation/core.py",
-        "if leftover.version_id == ev.token and leftover.ref not in live:",
-        "if False:",
+        "            for ref in leftovers:\n                issuer.delete(ref)",
+        "            for ref in ():\n                issuer.delete(ref)",
         "a credential made by a createSecret that crashed before storing it is never deleted on retry",
         ROTATION,
     ),
@@ -152,8 +152,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "finish-stage-guard-removed",
         "rotation/core.py",
-        "desc, _ = self._guard(ev)\n        current_version = desc.version_with(CURRENT)",
-        "desc = self.store.describe(ev.secret_id)\n        current_version = desc.version_with(CURRENT)",
+        "    def finish_secret(self, ev: RotationEvent) -> None:\n        desc, _ = self._guard(ev)",
+        "    def finish_secret(self, ev: RotationEvent) -> None:\n        desc = self.store.describe(ev.secret_id)",
         "finishSecret promotes a version that is not AWSPENDING (a late retry of a replaced rotation)",
         ROTATION,
     ),

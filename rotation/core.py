@@ -180,10 +180,16 @@ class Rotation:
             # annotated with this token and no stored value: it cannot be recovered (VGS
             # shows a secret only once), so delete it and create anew.
             owned, present = issuer.inventory()
-            for leftover in owned:
-                if leftover.version_id == ev.token and leftover.ref not in live:
-                    issuer.delete(leftover.ref)
-                    present.discard(leftover.ref)
+            leftovers = [o.ref for o in owned if o.version_id == ev.token and o.ref not in live]
+            # A duplicate invocation of this step (same token) may have created one of
+            # them and stored it since this one read AWSPENDING: read again, after the
+            # listing, before deleting anything (only when there is something to delete).
+            if leftovers and self.store.get_value(ev.secret_id, version_id=ev.token, stage=PENDING) is not None:
+                log.info("createSecret: another invocation stored AWSPENDING for this token; nothing to do")
+                return
+            for ref in leftovers:
+                issuer.delete(ref)
+                present.discard(ref)
             issuer.ensure_capacity(keep=live, present=present)
 
             retire: set[str] = set()
@@ -281,6 +287,12 @@ class Rotation:
 
     def finish_secret(self, ev: RotationEvent) -> None:
         desc, _ = self._guard(ev)
+        # Read (and validate) the new version before promoting it: a version without a value
+        # (a finishSecret invoked by hand before createSecret stored one) or with an invalid
+        # document must never become AWSCURRENT. By version id, without a stage: a retry
+        # after the promotion reads the same value (it never changes) even when a newer
+        # rotation has AWSPENDING by then.
+        new = self._document(ev.secret_id, version_id=ev.token)
         current_version = desc.version_with(CURRENT)
         if current_version != ev.token:
             # An explicit RemoveFromVersionId: AWS refuses to move AWSCURRENT without it,
@@ -293,11 +305,11 @@ class Rotation:
         # version as a rotation under way.
         # Retiring runs again when finishSecret is retried after the stage move, so a crash
         # between promoting and deleting leaves nothing behind.
-        self._retire(ev, desc)
+        self._retire(ev, desc, new)
 
-    def _retire(self, ev: RotationEvent, desc: SecretDescription) -> None:
-        new = self._document(ev.secret_id, version_id=ev.token)
+    def _retire(self, ev: RotationEvent, desc: SecretDescription, new: SecretDocument) -> None:
         if new.revoke == "never":
+            self._sweep_unstored(ev, desc, new)
             return
         with self._issuer(new, desc) as issuer:
             # List first, then read what is live: a credential created after the listing
@@ -337,6 +349,32 @@ class Rotation:
                 issuer.delete(ref)
         if doomed:
             log.info("finishSecret: retired credentials", extra={"credentials": sorted(doomed)})
+
+    def _sweep_unstored(self, ev: RotationEvent, desc: SecretDescription, new: SecretDocument) -> None:
+        """revoke=never keeps every credential a version of the secret holds; one that no
+        version ever stored (created by a rotation that was then cleared, e.g. by
+        ``status --repair`` while its createSecret still ran, and whose write was lost) was
+        never handed to anyone, and no later rotation finds it otherwise. Delete those only:
+        a credential whose rotation version holds no value or another credential. Costs one
+        read per unlabelled version that owns a credential not in use."""
+        with self._issuer(new, desc) as issuer:
+            owned, present = issuer.inventory()
+            fresh = self.store.describe(ev.secret_id)
+            if fresh.version_with(CURRENT) != ev.token:
+                return  # a newer rotation completed meanwhile: its finishSecret sweeps
+            candidates: dict[str, list[str]] = {}
+            for o in owned:
+                unlabelled = o.version_id and not fresh.stages_of(o.version_id)
+                if o.ref in present and unlabelled and o.ref != new.credential_ref:
+                    candidates.setdefault(o.version_id, []).append(o.ref)
+            doomed: list[str] = []
+            for version_id, refs in sorted(candidates.items()):
+                held = self._document_or_none(ev.secret_id, version_id=version_id)
+                doomed += [ref for ref in refs if held is None or held.credential_ref != ref]
+            for ref in sorted(doomed):
+                issuer.delete(ref)
+        if doomed:
+            log.info("finishSecret: deleted credentials no version ever stored", extra={"credentials": doomed})
 
     # -- shared ---------------------------------------------------------------------
 

@@ -4,6 +4,20 @@ moto cannot invoke a rotation Lambda without Docker, so ``start_rotation`` perfo
 RotateSecret's own first act in moto's backend (a new version labelled AWSPENDING, no
 value), exactly as moto's ``rotate_secret`` does before it would invoke the function;
 the steps are then called in order, like the service calls the Lambda.
+
+``start_rotation`` applies AWS's documented refusal, which moto gets backwards: while
+AWSPENDING sits on a version other than AWSCURRENT, RotateSecret fails with
+InvalidRequestException (a previous rotation is assumed in progress); moto's
+``rotate_secret`` instead refuses when AWSPENDING is *on* AWSCURRENT (AWS's completed state).
+
+moto lets a ``PutSecretValue`` overwrite the value of a version that carries AWSPENDING
+with another value under the same ``ClientRequestToken``; AWS refuses it
+(ResourceExistsException: a version's value never changes). ``_aws_put_rule`` patches
+moto's in-process backend to refuse it too.
+
+moto ignores ``PutSecretValue``'s ``RotationToken``; the test client records the
+parameters of every PutSecretValue it sends (``PUT_LOG``, a botocore ``before-parameter-build`` hook)
+so the schedules can check what the product passed, without touching product code.
 """
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -73,19 +87,62 @@ def counting_http(budget: CallBudget, clock: VirtualClock) -> Callable[[], VGSHt
     return lambda: CountingHttp(timeout=5.0, retry=RetryPolicy(sleep=clock.sleep, clock=clock))
 
 
+@functools.cache
+def _aws_put_rule() -> None:
+    """PutSecretValue with an existing ClientRequestToken and another value: refused, even
+    when the version carries AWSPENDING (moto overwrites it; AWS does not)."""
+    from moto.secretsmanager.exceptions import ResourceExistsException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend._check_with_existing_secrets_and_versions
+
+    def check(self: Any, secret_name: str, client_request_token: str | None, secret_string: str | None,
+              secret_binary: str | None, on_create: bool = False) -> Any:  # fmt: skip
+        secret = self.secrets[secret_name] if client_request_token and secret_name in self.secrets else None
+        version = secret.versions.get(client_request_token) if secret is not None else None
+        stored = version.get("secret_string") if version else None
+        if stored is not None and stored != secret_string:
+            raise ResourceExistsException(
+                f"You can't use ClientRequestToken {client_request_token} because that value is already in use "
+                "for a version of the secret."
+            )
+        return original(self, secret_name, client_request_token, secret_string, secret_binary, on_create)
+
+    SecretsManagerBackend._check_with_existing_secrets_and_versions = check  # type: ignore[method-assign]
+
+
 def backend() -> Any:
     from moto.backends import get_backend
 
+    _aws_put_rule()
     return get_backend("secretsmanager")[ACCOUNT][REGION]
+
+
+# (SecretId, ClientRequestToken, RotationToken) of every PutSecretValue the test client sent
+PUT_LOG: list[tuple[str, str | None, str | None]] = []
+
+
+def _record_put(params: dict[str, Any], **_: Any) -> None:
+    PUT_LOG.append((str(params.get("SecretId")), params.get("ClientRequestToken"), params.get("RotationToken")))
 
 
 @functools.cache
 def _client(endpoint: str | None) -> Any:
-    return boto3.client("secretsmanager", region_name=REGION)
+    client = boto3.client("secretsmanager", region_name=REGION)
+    client.meta.events.register("before-parameter-build.secrets-manager.PutSecretValue", _record_put)
+    return client
+
+
+class RotationInProgress(Exception):
+    """RotateSecret refused: AWSPENDING is on a version other than AWSCURRENT (AWS's
+    InvalidRequestException, "A previous rotation isn't complete")."""
+
+    code = "InvalidRequestException"
 
 
 def sm() -> Any:
     """A Secrets Manager client for the current moto server (cached: building one is slow)."""
+    _aws_put_rule()
     return _client(os.environ.get("AWS_ENDPOINT_URL"))
 
 
@@ -98,10 +155,21 @@ def enable_rotation(arn: str) -> None:
     secret.auto_rotate_after_days = 1
 
 
-def start_rotation(secret_id: str, token: str | None = None) -> str:
-    """RotateSecret's first act: a new version labelled AWSPENDING with no value yet."""
+def start_rotation(secret_id: str, token: str | None = None, *, force: bool = False) -> str:
+    """RotateSecret's first act: a new version labelled AWSPENDING with no value yet.
+    Raises :class:`RotationInProgress` while AWSPENDING is on a version other than AWSCURRENT.
+    ``force``: AWSPENDING moved by a direct API call instead (UpdateSecretVersionStage or
+    PutSecretValue with VersionStages=["AWSPENDING"], which AWS allows at any time)."""
     secret = backend().secrets[sm().describe_secret(SecretId=secret_id)["ARN"]]
     token = token or str(uuid.uuid4())
+    for vid, version in secret.versions.items():
+        if force:
+            break
+        stages = version.get("version_stages", [])
+        if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
+            if vid == token:
+                return token
+            raise RotationInProgress(f"a previous rotation of {secret.name} isn't complete")
     secret.remove_version_stages_from_old_versions(["AWSPENDING"])
     secret.versions[token] = {"createdate": int(time.time()), "version_id": token, "version_stages": ["AWSPENDING"]}
     return token
@@ -116,6 +184,7 @@ class World:
     clock: VirtualClock
     budget: CallBudget
     kind: str = "service-account"
+    baseline: set[str] = field(default_factory=set)  # live at VGS before the world was made
 
     def rotation(self, **kw: Any) -> Rotation:
         return Rotation(
@@ -154,12 +223,17 @@ class World:
         return {c["id"] for c in self.emulator.access_credentials() if c["annotations"].get(SECRET_ANNOTATION) == tag}
 
     def live_for_secret(self) -> set[str]:
-        """Credentials at VGS that belong to this secret: the ones it made, plus the initial one."""
-        if self.kind == "service-account":
-            present = {a["client_id"] for a in self.emulator.service_accounts()}
-        else:
-            present = {c["id"] for c in self.emulator.access_credentials()}
-        return self.tagged_at_vgs() | ({self.initial_client_id} & present)
+        """Credentials at VGS that belong to this secret, without reading annotations: every
+        live credential of its kind that did not exist before the world was made (the
+        manager and anything older excluded), so an untagged leftover counts too."""
+        return present_at_vgs(self.emulator, self.kind) - self.baseline
+
+
+def present_at_vgs(emulator: Any, kind: str) -> set[str]:
+    """VGS's own list (the emulator's admin view) of one kind of credential."""
+    if kind == "service-account":
+        return {a["client_id"] for a in emulator.service_accounts()}
+    return {c["id"] for c in emulator.access_credentials()}
 
 
 def register_lambda() -> str:
@@ -198,6 +272,7 @@ def make_world(
     crash_after: int | None = None,
 ) -> World:
     boot = emulator.bootstrap
+    baseline = present_at_vgs(emulator, kind)
     client = sm()
     manager_arn = client.create_secret(
         Name=f"vgs/manager-{uuid.uuid4().hex[:6]}",
@@ -232,4 +307,4 @@ def make_world(
     secret_arn = client.create_secret(Name=f"vgs/app-{uuid.uuid4().hex[:6]}", SecretString=json.dumps(doc))["ARN"]
     if enabled:
         enable_rotation(secret_arn)
-    return World(emulator, secret_arn, manager_arn, initial_id, VirtualClock(), CallBudget(crash_after), kind)
+    return World(emulator, secret_arn, manager_arn, initial_id, VirtualClock(), CallBudget(crash_after), kind, baseline)

@@ -104,7 +104,9 @@ def test_losing_awspending_to_another_rotation_is_a_failure(world):
     store, arn = world
     old = _current(store, arn)
     token = store.start_rotation(arn, "t-1")
-    ticks = iter([lambda: None, lambda: store.start_rotation(arn, "t-2")])
+    # RotateSecret would be refused now (AWSPENDING is on t-1); a PutSecretValue with
+    # VersionStages=["AWSPENDING"] (another tool) is not, and takes the label
+    ticks = iter([lambda: None, lambda: store.put_pending(arn, "t-2", "{}")])
 
     def sleep(seconds: float) -> None:
         next(ticks)()

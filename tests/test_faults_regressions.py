@@ -104,7 +104,8 @@ def test_a_rotation_that_read_a_stale_current_still_retires_what_it_replaced(emu
     b: list[str] = []
 
     def start_b() -> None:
-        b.append(start_rotation(world.secret_arn))
+        # AWSPENDING moved by a direct API call (RotateSecret would be refused now)
+        b.append(start_rotation(world.secret_arn, force=True))
         world.run(b[0], ("createSecret", "setSecret"))
 
     moves_current = lambda kw: kw.get("VersionStage") == "AWSCURRENT"  # noqa: E731
@@ -180,3 +181,73 @@ def test_verbose_debug_logs_no_secret_of_the_libraries(emulator, moto_url):
     assert emulator.issued_tokens(), "the scan must have minted tokens to look for"
     assert_no_secret(proc.stdout + proc.stderr, *first.secret_values(), *world.document().secret_values(),
                      emulator=emulator)  # fmt: skip
+
+
+def test_a_duplicate_create_invocation_keeps_the_stored_pending_credential(emulator, moto_url):
+    """Two invocations of createSecret for the same token (Secrets Manager delivers an event
+    twice, or retries while the first still runs). The second created and stored a credential
+    while the first was between reading AWSPENDING and listing VGS; the first then took it
+    for its own crash leftover (same token annotation, not AWSCURRENT or AWSPREVIOUS) and
+    deleted it: AWSPENDING named a credential VGS no longer had, testSecret failed on every
+    retry and the secret stayed stuck. Found by the schedules' oracle (duplicate invocation)."""
+    world = make_world(emulator)
+    token = start_rotation(world.secret_arn)
+
+    def duplicate() -> None:
+        world.run(token, ("createSecret",))
+
+    reads_current = lambda kw: kw.get("SecretId") == world.secret_arn and kw.get("VersionStage") == "AWSCURRENT"  # noqa: E731
+    rot = hooked_rotation(world, "get_secret_value", reads_current, duplicate)
+    rot.handle(event(world, "createSecret", token))
+    world.run(token, ("setSecret", "testSecret", "finishSecret"))
+    current = world.document()
+    assert current.rotation.version_id == token
+    mints(world, current)
+
+
+def test_revoke_never_deletes_a_credential_that_no_version_ever_stored(emulator, moto_url):
+    """revoke=never: createSecret made a credential and died before storing it; an operator
+    then cleared the stuck rotation (``status --repair``: nothing stored, nothing to delete)
+    and the next rotation completed. Under ``never`` finishSecret used to retire nothing at
+    all, so the credential nobody ever saw stayed live for good (the oracle's orphan count,
+    which does not read annotations, found it); the credentials versions hold stay."""
+    from rotation.status import repair
+
+    world = make_world(emulator, revoke="never")
+    manager = emulator.bootstrap["client_id"]
+    a = start_rotation(world.secret_arn)
+
+    def die() -> None:
+        raise Crash("died before storing the new credential")
+
+    rot = hooked_rotation(world, "put_secret_value", lambda kw: True, die, when="before")
+    with contextlib.suppress(Crash):
+        rot.handle(event(world, "createSecret", a))
+    live = {x["client_id"] for x in emulator.service_accounts()} - {manager}
+    (leftover,) = live - {world.initial_client_id}
+    repair(CountingStore(world.budget), default_issuer_factory(), world.secret_arn)
+    world.rotate()
+    live = {x["client_id"] for x in emulator.service_accounts()} - {manager}
+    current = world.document()
+    assert leftover not in live
+    assert live == {world.initial_client_id, current.credential_ref}
+    mints(world, current)
+
+
+def test_finish_before_create_never_promotes_a_version_without_a_value(emulator, moto_url):
+    """finishSecret invoked (by hand, or a replayed event) for the rotation in progress before
+    createSecret stored anything: it used to move AWSCURRENT onto the version without a value
+    and only then read it and fail; every consumer then read an empty AWSCURRENT. It now reads
+    the version first and refuses without writing; the rotation then completes normally."""
+    import pytest
+
+    from rotation.core import RotationError
+
+    world = make_world(emulator)
+    token = start_rotation(world.secret_arn)
+    before = world.stages()
+    with pytest.raises(RotationError):
+        world.run(token, ("finishSecret",))
+    assert world.stages() == before
+    world.run(token)
+    mints(world, world.document())

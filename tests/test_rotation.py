@@ -160,7 +160,8 @@ def test_abandoned_rotation_is_cleaned_by_the_next(emulator, moto_url):
     stale = json.loads(sm().get_secret_value(SecretId=world.secret_arn, VersionId=abandoned)["SecretString"])[
         "client_id"
     ]
-    token = start_rotation(world.secret_arn)  # e.g. after `status --repair` or a new RotateSecret
+    # AWSPENDING moved by hand (UpdateSecretVersionStage): RotateSecret itself is refused now
+    token = start_rotation(world.secret_arn, force=True)
     world.run(token)
     assert stale not in world.live_for_secret()
     assert len(world.live_for_secret()) == 2
@@ -231,7 +232,7 @@ def test_non_pending_token_is_an_error(emulator, moto_url, step):
     world = make_world(emulator)
     first = start_rotation(world.secret_arn)
     world.run(first, ("createSecret",))
-    second = start_rotation(world.secret_arn)  # takes AWSPENDING away from the first
+    second = start_rotation(world.secret_arn, force=True)  # AWSPENDING moved away by hand
     before = _snapshot(world)
     with pytest.raises(EventError, match="not AWSPENDING"):
         world.run(first, (step,))

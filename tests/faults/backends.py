@@ -34,7 +34,12 @@ class MemoryBackend:
         self.store.enable_rotation(arn)
 
     def start_rotation(self, arn: str, token: str) -> None:
+        """RotateSecret's first act; StoreError(InvalidRequestException) while AWSPENDING is elsewhere."""
         self.store.start_rotation(arn, token)
+
+    def puts(self) -> list[tuple[str, str | None, str | None]]:
+        """(secret, ClientRequestToken, RotationToken) of every PutSecretValue the store received."""
+        return [(r.arn, r.version_id, r.rotation_token) for r in self.store.put_log]
 
     def all_values(self, arn: str) -> dict[str, str]:
         return self.store.values(arn)
@@ -72,9 +77,21 @@ class MotoBackend:
         enable_rotation(arn)
 
     def start_rotation(self, arn: str, token: str) -> None:
-        from tests.rotation_harness import start_rotation
+        """RotateSecret's first act, with AWS's refusal (moto's own test is inverted)."""
+        from rotation.stores import StoreError
+        from tests.rotation_harness import RotationInProgress, start_rotation
 
-        start_rotation(arn, token)
+        try:
+            start_rotation(arn, token)
+        except RotationInProgress:
+            raise StoreError("Secrets Manager rotate_secret failed (InvalidRequestException)",
+                             code="InvalidRequestException", retryable=False) from None  # fmt: skip
+
+    def puts(self) -> list[tuple[str, str | None, str | None]]:
+        """What the test client sent in each PutSecretValue (moto ignores RotationToken)."""
+        from tests.rotation_harness import PUT_LOG
+
+        return list(PUT_LOG)
 
     def all_values(self, arn: str) -> dict[str, str]:
         from tests.rotation_harness import backend

@@ -14,7 +14,17 @@ Rules reproduced:
   value that no longer carries AWSPENDING (moto's rule); its stages move onto the version;
 - ``UpdateSecretVersionStage``: moving a stage attached elsewhere needs the matching
   ``RemoveFromVersionId``; moving AWSCURRENT puts AWSPREVIOUS on the version it left;
-- ``PutSecretValue`` without stages makes a new AWSCURRENT (and AWSPREVIOUS).
+- ``PutSecretValue`` without stages makes a new AWSCURRENT (and AWSPREVIOUS);
+- ``RotateSecret`` is refused (InvalidRequestException) while AWSPENDING sits on a version
+  other than AWSCURRENT: AWS assumes a previous rotation is still in progress. (moto has
+  this test inverted: it refuses when AWSPENDING is *on* AWSCURRENT, AWS's completed state;
+  ``tests/rotation_harness.start_rotation`` applies AWS's rule in front of moto's backend);
+- ``UpdateSecretVersionStage`` with a ``RemoveFromVersionId`` that does not hold the label
+  is refused (InvalidParameterException), as moto and AWS do;
+- at most ``MAX_VERSIONS`` (100) versions: past that, the oldest versions without a label
+  are pruned (AWS deprecates unlabelled versions beyond its limit);
+- every ``PutSecretValue`` records the ``RotationToken`` it was passed (``put_log``), so
+  the schedules can check that a rotation passes on the one its event carried.
 """
 
 from __future__ import annotations
@@ -27,6 +37,16 @@ from rotation.stores import CURRENT, PENDING, PREVIOUS, SecretDescription, Secre
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+MAX_VERSIONS = 100
+
+
+@dataclass(frozen=True)
+class PutRecord:
+    """One PutSecretValue as the service saw it (a secret in ``rotation_token``: never print it)."""
+
+    arn: str
+    version_id: str | None
+    rotation_token: str | None = field(repr=False)
 
 
 @dataclass
@@ -54,6 +74,7 @@ class MemorySecretStore:
         self.secrets: dict[str, _Secret] = {}
         self.calls = 0
         self.writes = 0
+        self.put_log: list[PutRecord] = []
 
     # -- set-up (what the console, CreateSecret and RotateSecret do) -------------------
 
@@ -68,13 +89,31 @@ class MemorySecretStore:
         self._secret("enable_rotation", secret_id).rotation_enabled = enabled
 
     def start_rotation(self, secret_id: str, token: str) -> str:
-        """RotateSecret's first act: a new version labelled AWSPENDING, no value yet."""
+        """RotateSecret's first act: a new version labelled AWSPENDING, no value yet.
+
+        Refused (InvalidRequestException) while AWSPENDING is on a version other than
+        AWSCURRENT: a previous rotation is assumed to be in progress."""
         secret = self._secret("rotate_secret", secret_id)
+        holder = next((vid for vid, v in secret.versions.items() if PENDING in v.stages), None)
+        if holder is not None and CURRENT not in secret.versions[holder].stages:
+            if holder == token:
+                return token  # the same request again: RotateSecret is idempotent on its token
+            raise _err("rotate_secret", "InvalidRequestException")
+        if token in secret.versions:
+            raise _err("rotate_secret", "ResourceExistsException")
         for v in secret.versions.values():
             if PENDING in v.stages:
                 v.stages.remove(PENDING)
         secret.versions[token] = _Version(None, [PENDING])
+        self._prune(secret)
         return token
+
+    @staticmethod
+    def _prune(secret: _Secret) -> None:
+        """AWS keeps at most ~100 versions: the oldest unlabelled ones go first."""
+        excess = len(secret.versions) - MAX_VERSIONS
+        for vid in [vid for vid, v in secret.versions.items() if not v.stages][: max(0, excess)]:
+            del secret.versions[vid]
 
     def snapshot(self, secret_id: str) -> list[tuple[str, tuple[str, ...], str | None]]:
         secret = self._secret("snapshot", secret_id)
@@ -126,6 +165,7 @@ class MemorySecretStore:
     def put_pending(self, secret_id: str, version_id: str, value: str, *, rotation_token: str | None = None) -> None:
         self.calls += 1
         s = self._secret("put_secret_value", secret_id)
+        self.put_log.append(PutRecord(s.arn, version_id, rotation_token))
         existing = s.versions.get(version_id)
         if existing is not None and existing.value == value:
             return
@@ -138,6 +178,7 @@ class MemorySecretStore:
                 v.stages.remove(PENDING)
         if existing is None:
             s.versions[version_id] = _Version(value, [PENDING])
+            self._prune(s)
         else:
             existing.value = value
             existing.stages.append(PENDING)
@@ -153,6 +194,9 @@ class MemorySecretStore:
         if from_version is not None and from_version not in s.versions:
             raise _err(call, "ResourceNotFoundException")
         if to_version is None and from_version is None:
+            raise _err(call, "InvalidParameterException")
+        if from_version is not None and stage not in s.versions[from_version].stages:
+            # "Version stage X not found in version Y": RemoveFromVersionId must hold the label
             raise _err(call, "InvalidParameterException")
         if holder is not None and holder != to_version and holder != from_version:
             # AWS: the stage is attached to another version; RemoveFromVersionId must name it
@@ -173,6 +217,7 @@ class MemorySecretStore:
     def put_value(self, secret_id: str, value: str) -> None:
         self.calls += 1
         s = self._secret("put_secret_value", secret_id)
+        self.put_log.append(PutRecord(s.arn, None, None))
         old = next((vid for vid, v in s.versions.items() if CURRENT in v.stages), None)
         for v in s.versions.values():
             if PREVIOUS in v.stages:
@@ -181,4 +226,5 @@ class MemorySecretStore:
             s.versions[old].stages.remove(CURRENT)
             s.versions[old].stages.append(PREVIOUS)
         s.versions[str(uuid.uuid4())] = _Version(value, [CURRENT])
+        self._prune(s)
         self.writes += 1
