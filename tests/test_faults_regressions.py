@@ -251,3 +251,29 @@ def test_finish_before_create_never_promotes_a_version_without_a_value(emulator,
     assert world.stages() == before
     world.run(token)
     mints(world, world.document())
+
+
+def test_a_retried_create_deletes_what_its_crashed_attempt_made_before_creating_again(emulator, moto_url):
+    """createSecret made an account and died before storing it (VGS shows a secret once, so it
+    can never be stored). The retry must delete it before creating the next one: the README
+    promises never two live accounts for one rotation, and at VGS's 50-account limit a kept
+    leftover is what makes the next rotation fail. Counted from VGS's list, not annotations
+    (the rotation's final sweep would hide a missed delete by the end)."""
+    world = make_world(emulator)
+    manager = emulator.bootstrap["client_id"]
+    token = start_rotation(world.secret_arn)
+
+    def die() -> None:
+        raise Crash("died before storing the new credential")
+
+    rot = hooked_rotation(world, "put_secret_value", lambda kw: True, die, when="before")
+    with contextlib.suppress(Crash):
+        rot.handle(event(world, "createSecret", token))
+    (leftover,) = {x["client_id"] for x in emulator.service_accounts()} - {manager, world.initial_client_id}
+    world.run(token, ("createSecret",))
+    live = {x["client_id"] for x in emulator.service_accounts()} - {manager}
+    pending = world.document("AWSPENDING")
+    assert leftover not in live
+    assert live == {world.initial_client_id, pending.credential_ref}
+    world.run(token, ("setSecret", "testSecret", "finishSecret"))
+    mints(world, world.document())
