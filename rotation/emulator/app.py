@@ -69,6 +69,9 @@ class App:
         self.sleep = sleep
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self._busy = threading.Condition()
+        self._in_flight = 0  # non-admin requests being handled (a delayed one included)
+        self._local = threading.local()
         sa = "/accounts/organizations/{org}/service-accounts"
         table: list[tuple[str, str, str, Handler, bool]] = [
             ("token", "POST", TOKEN_PATH, api.token, False),
@@ -102,6 +105,19 @@ class App:
         with self._counts_lock:
             self._counts.clear()
 
+    # -- requests in flight ------------------------------------------------------------------
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait (real time) until no request is being handled: a delayed request whose client
+        gave up has then done its work. False if still busy after ``timeout`` seconds."""
+        with self._busy:
+            return self._busy.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def applied_delay(self) -> float:
+        """The delay fault this thread's last request waited (0.0 if none): lets an in-process
+        transport time the client out as a socket would."""
+        return float(getattr(self._local, "delay", 0.0))
+
     # -- dispatch --------------------------------------------------------------------------
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | Response:
@@ -122,17 +138,30 @@ class App:
         if isinstance(matched, Response):
             return matched
         route, params = matched
-        if not route.admin:
+        if route.admin:
+            return self._serve(route, request, params)
+        self._local.delay = 0.0
+        with self._busy:
+            self._in_flight += 1
+        try:
             with self._counts_lock:
                 self._counts[route.name] += 1
             fault = self.faults.take(route.name)
             if fault is not None:
                 if fault.delay:
+                    self._local.delay = fault.delay
                     self.sleep(fault.delay)
                 if fault.drop:
                     return None
                 if fault.status is not None:
                     return fault_response(route.name, fault)
+            return self._serve(route, request, params)
+        finally:
+            with self._busy:
+                self._in_flight -= 1
+                self._busy.notify_all()
+
+    def _serve(self, route: Route, request: Request, params: dict[str, str]) -> Response:
         try:
             return route.handler(request, params)
         except ApiError as exc:

@@ -190,4 +190,5 @@ class Emulator:
         """Back to the bootstrap state: same org, vault and manager; no faults; counts zeroed."""
         self._state.reset()
         self.faults.clear()
+        self.faults.reset_fired()
         self._app.reset_counts()
