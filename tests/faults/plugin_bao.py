@@ -56,8 +56,8 @@ from rotation.vgs import (
     errors,
 )
 from tests.bao_persistent import PersistentBao, wait_mount
-from tests.faults.bao_view import MountSpec, OffsetClock, checker_http, lease_ids, probe, view
 from tests.faults import firing
+from tests.faults.bao_view import MountSpec, OffsetClock, checker_http, lease_ids, probe, view
 from tests.faults.plugin_oracle import Referenced, missing, token_owner, unreferenced
 from tests.faults.schedules import Result, find_leaks
 from tests.faults.vgs_gate import Gate, run_held
