@@ -361,7 +361,7 @@ class BaoPluginSchedule:
         firing.planned(self.stats, "plugin_kill")
         killed = self.bao.kill_plugins()
         self.stats["kills"] += killed
-        firing.fired(self.stats, "plugin_kill", killed)
+        firing.fired(self.stats, "plugin_kill", 1 if killed else 0)  # events, as planned (processes: "kills")
         self.stats["kills_between_steps"] += 1
         self.dirty = True
 
@@ -379,7 +379,7 @@ class BaoPluginSchedule:
         self.log.append(f"kill during {name} at {route}#{nth} {when}: {'fired' if fired else 'not reached'}")
         if fired:
             self.stats["kills"] += killed[0]
-            firing.fired(self.stats, "plugin_kill", killed[0])
+            firing.fired(self.stats, "plugin_kill", 1 if killed[0] else 0)
             self.stats["kills_mid_request"] += 1
             self.dirty = True
         step[1](outcome)
