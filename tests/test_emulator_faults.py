@@ -218,3 +218,24 @@ def test_in_process_delay_past_the_read_timeout_times_the_client_out_after_servi
     assert client.get("", timeout=0.25).status_code == 200
     assert (late.client_timeouts, late.fired, emu.faults.fired()["delay"]) == (1, 0, 2)
     assert emu.request_counts["jwks"] == 2
+
+
+def test_a_client_timeout_waits_for_its_own_request_not_an_older_one(vgs):
+    """``LateTimeouts`` waits for the request its client gave up on to be served, not for an
+    older delayed request still sleeping (another test's long delay on a shared emulator)."""
+    import threading
+
+    from tests.faults.inproc import LateTimeouts
+
+    vgs.emu.faults.inject("cmp.card", delay=3.0)
+    stale = threading.Thread(target=lambda: httpx.get(vgs.b["cmp_url"] + "/cards/x", timeout=10), daemon=True)
+    stale.start()
+    while vgs.emu.request_counts["cmp.card"] < 1:
+        time.sleep(0.01)  # the stale request is in the emulator, sleeping
+    vgs.emu.faults.inject("jwks", delay=0.3)
+    client = httpx.Client(transport=LateTimeouts(httpx.HTTPTransport(), vgs.emu))
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        client.get(vgs.b["jwks_url"], timeout=0.05)
+    assert 0.3 <= time.monotonic() - started < 2.0  # waited for its own request, not the stale one
+    stale.join(10)

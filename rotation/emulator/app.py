@@ -70,7 +70,8 @@ class App:
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._busy = threading.Condition()
-        self._in_flight = 0  # non-admin requests being handled (a delayed one included)
+        self._seq = 0  # non-admin requests received so far
+        self._active: set[int] = set()  # the sequence numbers of those being handled (delayed ones included)
         self._local = threading.local()
         sa = "/accounts/organizations/{org}/service-accounts"
         table: list[tuple[str, str, str, Handler, bool]] = [
@@ -107,11 +108,17 @@ class App:
 
     # -- requests in flight ------------------------------------------------------------------
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait (real time) until no request is being handled: a delayed request whose client
-        gave up has then done its work. False if still busy after ``timeout`` seconds."""
+    def mark(self) -> int:
+        """How many requests were received so far: for ``wait_idle(since=...)``."""
         with self._busy:
-            return self._busy.wait_for(lambda: self._in_flight == 0, timeout)
+            return self._seq
+
+    def wait_idle(self, timeout: float, since: int = 0) -> bool:
+        """Wait (real time) until no request received after ``mark()`` returned ``since`` is
+        being handled: a delayed request whose client gave up has then done its work (older
+        ones, e.g. another test's long delay, are not waited for). False after ``timeout`` s."""
+        with self._busy:
+            return self._busy.wait_for(lambda: not any(n > since for n in self._active), timeout)
 
     def applied_delay(self) -> float:
         """The delay fault this thread's last request waited (0.0 if none): lets an in-process
@@ -142,7 +149,9 @@ class App:
             return self._serve(route, request, params)
         self._local.delay = 0.0
         with self._busy:
-            self._in_flight += 1
+            self._seq += 1
+            number = self._seq
+            self._active.add(number)
         try:
             with self._counts_lock:
                 self._counts[route.name] += 1
@@ -158,7 +167,7 @@ class App:
             return self._serve(route, request, params)
         finally:
             with self._busy:
-                self._in_flight -= 1
+                self._active.discard(number)
                 self._busy.notify_all()
 
     def _serve(self, route: Route, request: Request, params: dict[str, str]) -> Response:

@@ -71,12 +71,13 @@ class LateTimeouts(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         route = self._route(request)
+        mark = self.app.mark()
         try:
             response = self.inner.handle_request(request)
         except httpx.ReadTimeout:
             with self._lock:
                 self.client_timeouts += 1
-            if not isinstance(self.inner, InProcTransport) and not self.app.wait_idle(30.0):
+            if not isinstance(self.inner, InProcTransport) and not self.app.wait_idle(30.0, since=mark):
                 raise AssertionError("the emulator still serves a request 30 s after its client timed out") from None
             raise
         late = False
