@@ -83,17 +83,15 @@ def main() -> int:
         totals.update(t)
         problems += p
 
-    from tests.faults.plugin_bao import FAULT_KINDS
+    from tests.faults import firing
 
-    fired = {kind: totals[f"fired:{kind}"] for kind in FAULT_KINDS}
-    never = [kind for kind, n in fired.items() if not n]
+    never = firing.never_fired(totals, firing.PLUGIN_BAO_KINDS)
     schedules = totals["plugin_schedules_openbao"]
     table(
         [
             ("plugin schedules on OpenBao", f"{schedules:,} (2 mounts each)"),
             ("HTTP requests to OpenBao", f"{totals['bao_requests']:,}"),
-            ("VGS faults planned / fired", f"{totals['vgs_faults_planned']:,} / {totals['vgs_faults_fired']:,}"),
-            ("fired by kind", ", ".join(f"{k} {v:,}" for k, v in fired.items())),
+            *((f"fault {kind}", counts) for kind, counts in firing.per_kind(totals, firing.PLUGIN_BAO_KINDS)),
             (
                 "plugin kills (SIGKILL)",
                 f"{totals['kills']:,} processes: {totals['kills_mid_request']:,} in the middle of a step, "

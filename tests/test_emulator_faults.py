@@ -182,3 +182,60 @@ def test_admin_faults_accepts_nulls_as_defaults(vgs):
     assert vgs.http.post(vgs.emu.url + "/__admin/faults", json=body).status_code == 204
     assert vgs.mint().status_code == 503
     assert vgs.mint().status_code == 200
+
+
+def test_faults_that_fire_are_counted_by_kind(vgs):
+    """The emulator counts each fault it applies, by kind; a planned fault never reached is not counted."""
+    before = vgs.emu.faults.fired()
+    vgs.emu.faults.inject("token", status=429, count=2, retry_after=1)
+    vgs.emu.faults.inject("jwks", drop=True)
+    vgs.emu.faults.inject("jwks", delay=0.01)
+    vgs.emu.faults.inject("accounts.delete", status=503)  # never called: planned, never fired
+    assert vgs.mint().status_code == 429
+    with pytest.raises(httpx.RemoteProtocolError):
+        vgs.http.get(vgs.b["jwks_url"])
+    assert vgs.http.get(vgs.b["jwks_url"]).status_code == 200
+    assert vgs.emu.faults.fired() - before == {"429": 1, "drop": 1, "delay": 1}
+    assert vgs.emu.describe()["faults"]["fired"]["429"] == before["429"] + 1
+
+
+def test_in_process_delay_past_the_read_timeout_times_the_client_out_after_serving():
+    """In-process, a delay fault past the request's read timeout is a client timeout after the
+    work was done (as over a socket); ``LateTimeouts`` counts it as a client timeout."""
+    from rotation.emulator import Emulator
+    from tests.faults.inproc import InProcTransport, LateTimeouts
+    from tests.helpers import VirtualClock
+
+    clock = VirtualClock()
+    emu = Emulator(port=9, clock=clock)
+    emu._app.sleep = clock.sleep
+    late = LateTimeouts(InProcTransport(emu), emu)
+    client = httpx.Client(transport=late, base_url=emu.bootstrap["jwks_url"])
+    emu.faults.inject("jwks", delay=0.5)
+    with pytest.raises(httpx.ReadTimeout):
+        client.get("", timeout=0.25)
+    emu.faults.inject("jwks", delay=0.1)
+    assert client.get("", timeout=0.25).status_code == 200
+    assert (late.client_timeouts, late.fired, emu.faults.fired()["delay"]) == (1, 0, 2)
+    assert emu.request_counts["jwks"] == 2
+
+
+def test_a_client_timeout_waits_for_its_own_request_not_an_older_one(vgs):
+    """``LateTimeouts`` waits for the request its client gave up on to be served, not for an
+    older delayed request still sleeping (another test's long delay on a shared emulator)."""
+    import threading
+
+    from tests.faults.inproc import LateTimeouts
+
+    vgs.emu.faults.inject("cmp.card", delay=3.0)
+    stale = threading.Thread(target=lambda: httpx.get(vgs.b["cmp_url"] + "/cards/x", timeout=10), daemon=True)
+    stale.start()
+    while vgs.emu.request_counts["cmp.card"] < 1:
+        time.sleep(0.01)  # the stale request is in the emulator, sleeping
+    vgs.emu.faults.inject("jwks", delay=0.3)
+    client = httpx.Client(transport=LateTimeouts(httpx.HTTPTransport(), vgs.emu))
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        client.get(vgs.b["jwks_url"], timeout=0.05)
+    assert 0.3 <= time.monotonic() - started < 2.0  # waited for its own request, not the stale one
+    stale.join(10)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from rotation.emulator import Emulator
 from tests.emulator_fixtures import running_emulator
+from tests.faults import firing
 from tests.faults.inproc import InProcTransport
 from tests.faults.plugin_oracle import token_owner
 from tests.faults.plugin_schedules import ROLE, PluginSchedule
@@ -33,12 +35,16 @@ def vemu() -> Iterator[Emulator]:
 
 @pytest.mark.parametrize("block", range(2))
 def test_plugin_schedules_in_process(block, vemu, leak_check):
+    stats: Counter[str] = Counter()
     for seed in range(block * 25, (block + 1) * 25):
         vemu.reset()
         schedule = PluginSchedule(seed, vemu, InProcTransport(vemu))
         result = schedule.run()
         assert not result.violations, result.describe()
         leak_check(*schedule.secrets)
+        stats.update(result.stats)
+    # every kind of fault fired in the block (fired, not merely planned)
+    assert firing.never_fired(stats, firing.PLUGIN_KINDS) == [], firing.per_kind(stats)
 
 
 @pytest.mark.parametrize("seed", range(1000, 1006))

@@ -69,6 +69,10 @@ class App:
         self.sleep = sleep
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self._busy = threading.Condition()
+        self._seq = 0  # non-admin requests received so far
+        self._active: set[int] = set()  # the sequence numbers of those being handled (delayed ones included)
+        self._local = threading.local()
         sa = "/accounts/organizations/{org}/service-accounts"
         table: list[tuple[str, str, str, Handler, bool]] = [
             ("token", "POST", TOKEN_PATH, api.token, False),
@@ -102,6 +106,25 @@ class App:
         with self._counts_lock:
             self._counts.clear()
 
+    # -- requests in flight ------------------------------------------------------------------
+
+    def mark(self) -> int:
+        """How many requests were received so far: for ``wait_idle(since=...)``."""
+        with self._busy:
+            return self._seq
+
+    def wait_idle(self, timeout: float, since: int = 0) -> bool:
+        """Wait (real time) until no request received after ``mark()`` returned ``since`` is
+        being handled: a delayed request whose client gave up has then done its work (older
+        ones, e.g. another test's long delay, are not waited for). False after ``timeout`` s."""
+        with self._busy:
+            return self._busy.wait_for(lambda: not any(n > since for n in self._active), timeout)
+
+    def applied_delay(self) -> float:
+        """The delay fault this thread's last request waited (0.0 if none): lets an in-process
+        transport time the client out as a socket would."""
+        return float(getattr(self._local, "delay", 0.0))
+
     # -- dispatch --------------------------------------------------------------------------
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | Response:
@@ -122,17 +145,32 @@ class App:
         if isinstance(matched, Response):
             return matched
         route, params = matched
-        if not route.admin:
+        if route.admin:
+            return self._serve(route, request, params)
+        self._local.delay = 0.0
+        with self._busy:
+            self._seq += 1
+            number = self._seq
+            self._active.add(number)
+        try:
             with self._counts_lock:
                 self._counts[route.name] += 1
             fault = self.faults.take(route.name)
             if fault is not None:
                 if fault.delay:
+                    self._local.delay = fault.delay
                     self.sleep(fault.delay)
                 if fault.drop:
                     return None
                 if fault.status is not None:
                     return fault_response(route.name, fault)
+            return self._serve(route, request, params)
+        finally:
+            with self._busy:
+                self._active.discard(number)
+                self._busy.notify_all()
+
+    def _serve(self, route: Route, request: Request, params: dict[str, str]) -> Response:
         try:
             return route.handler(request, params)
         except ApiError as exc:

@@ -201,5 +201,5 @@ class Emulator:
     def reset(self) -> None:
         """Back to the bootstrap state: same org, vault and manager; no faults; counts zeroed."""
         self._state.reset()
-        self.faults.clear()
+        self.faults.clear()  # its count of fired faults runs on: callers diff snapshots
         self._app.reset_counts()

@@ -2,13 +2,16 @@
 
 Scripted faults (``inject``) apply to the next ``count`` matching requests, oldest rule
 first. Random faults (``set_random``) fail each request with a seeded probability, for soak
-tests. Admin routes never reach this module.
+tests. Admin routes never reach this module. Every fault handed out is applied to its
+request, and counted by kind (``fired``: "429", "500", ..., "drop", "delay"), so a test can
+tell the faults that happened from the ones it merely planned.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -37,6 +40,15 @@ class Fault:
     retry_after: float | None = None
     delay: float | None = None
     drop: bool = False
+
+
+def fault_kind(fault: Fault) -> str:
+    """The kind a fault counts as: "drop", its status ("429", "503", ...), else "delay"."""
+    if fault.drop:
+        return "drop"
+    if fault.status is not None:
+        return str(fault.status)
+    return "delay"
 
 
 @dataclass
@@ -74,6 +86,7 @@ class Faults:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._random: _Random | None = None
+        self._fired: Counter[str] = Counter()
 
     def inject(
         self,
@@ -127,20 +140,36 @@ class Faults:
             self._rules.clear()
             self._random = None
 
-    def take(self, route: str) -> Fault | None:
-        """The fault for this request to ``route``, consuming one use of it; None to serve normally."""
+    def fired(self) -> Counter[str]:
+        """Faults applied since start or the last ``reset_fired``, by kind (a snapshot)."""
         with self._lock:
-            for rule in self._rules:
-                if rule.route in (route, ANY_ROUTE):
-                    rule.remaining -= 1
-                    if rule.remaining <= 0:
-                        self._rules.remove(rule)
-                    return rule.fault
-            plan = self._random
-            applies = plan is not None and (plan.routes is None or route in plan.routes or ANY_ROUTE in plan.routes)
-            if plan is not None and applies and plan.rng.random() < plan.rate:
-                status = plan.rng.choice(plan.statuses)
-                return Fault(status=status, retry_after=1 if status == 429 else None)
+            return Counter(self._fired)
+
+    def reset_fired(self) -> None:
+        with self._lock:
+            self._fired.clear()
+
+    def take(self, route: str) -> Fault | None:
+        """The fault for this request to ``route``, consuming one use of it (and counting it as
+        fired: the caller applies it); None to serve normally."""
+        with self._lock:
+            fault = self._next(route)
+            if fault is not None:
+                self._fired[fault_kind(fault)] += 1
+            return fault
+
+    def _next(self, route: str) -> Fault | None:
+        for rule in self._rules:
+            if rule.route in (route, ANY_ROUTE):
+                rule.remaining -= 1
+                if rule.remaining <= 0:
+                    self._rules.remove(rule)
+                return rule.fault
+        plan = self._random
+        applies = plan is not None and (plan.routes is None or route in plan.routes or ANY_ROUTE in plan.routes)
+        if plan is not None and applies and plan.rng.random() < plan.rate:
+            status = plan.rng.choice(plan.statuses)
+            return Fault(status=status, retry_after=1 if status == 429 else None)
         return None
 
     def describe(self) -> dict[str, Any]:
@@ -148,6 +177,7 @@ class Faults:
         with self._lock:
             plan = self._random
             return {
+                "fired": dict(sorted(self._fired.items())),
                 "scripted": [r.public() for r in self._rules],
                 "random": None
                 if plan is None

@@ -137,6 +137,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline(1024)
 
     def _send(self, response: Response) -> None:
+        try:
+            self._write(response)
+        except (BrokenPipeError, ConnectionResetError):
+            # the client gave up first (its read timeout outlasted by a delay fault): normal
+            self.close_connection = True
+            log.debug("%s %s: the client hung up before the answer", self.command, urlsplit(self.path).path)
+
+    def _write(self, response: Response) -> None:
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)

@@ -50,7 +50,10 @@ class MemoryBackend:
 
 class MotoBackend:
     """moto's Secrets Manager over HTTP (boto3 through ``AwsSecretStore``) and the emulator
-    over loopback HTTP: the CI configuration, as close to the real services as runs offline."""
+    over loopback HTTP: the CI configuration, as close to the real services as runs offline.
+    Delay faults are real sleeps here (``real_delays``): the client's socket times out."""
+
+    real_delays = True
 
     def __init__(self, emulator: Emulator) -> None:
         from rotation.aws_store import AwsSecretStore

@@ -56,6 +56,7 @@ from rotation.vgs import (
     errors,
 )
 from tests.bao_persistent import PersistentBao, wait_mount
+from tests.faults import firing
 from tests.faults.bao_view import MountSpec, OffsetClock, checker_http, lease_ids, probe, view
 from tests.faults.plugin_oracle import Referenced, missing, token_owner, unreferenced
 from tests.faults.schedules import Result, find_leaks, issued_by
@@ -71,7 +72,7 @@ TOKEN_LIFESPAN, ROTATION_PERIOD = 60, 120  # the least VGS and the engine allow;
 MAX_ADVANCE = 240  # clock moves while leases run stay under the engine's lease grace (300 s)
 SETTLE_ADVANCE = LONG_MAX + 301  # past every lease's max TTL plus that grace
 ROUTES = ("token", "accounts.create", "accounts.list", "accounts.delete")
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "delay", "lost answer")
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "delay", "lost_answer")
 STEPS = ("token", "token", "creds", "creds", "creds-long", "revoke", "renew", "expire", "rotate-root", "rotate-role",
          "tidy", "tidy", "both", "kill", "kill-during", "kill-during")  # fmt: skip
 # The VGS calls a step makes that a kill may land on: (route, n-th call of the route).
@@ -357,7 +358,10 @@ class BaoPluginSchedule:
                 step[1](step[0]())
 
     def kill(self) -> None:
-        self.stats["kills"] += self.bao.kill_plugins()
+        firing.planned(self.stats, "plugin_kill")
+        killed = self.bao.kill_plugins()
+        self.stats["kills"] += killed
+        firing.fired(self.stats, "plugin_kill", 1 if killed else 0)  # events, as planned (processes: "kills")
         self.stats["kills_between_steps"] += 1
         self.dirty = True
 
@@ -369,11 +373,13 @@ class BaoPluginSchedule:
         route, nth = self.rng.choice(KILL_POINTS[name])
         when = self.rng.choice(("before", "after"))
         hold = self.gate.hold(route, nth, when)
+        firing.planned(self.stats, "plugin_kill")
         killed = [0]
         fired, outcome = run_held(self.gate, hold, step[0], lambda: killed.__setitem__(0, self.bao.kill_plugins()))
         self.log.append(f"kill during {name} at {route}#{nth} {when}: {'fired' if fired else 'not reached'}")
         if fired:
             self.stats["kills"] += killed[0]
+            firing.fired(self.stats, "plugin_kill", 1 if killed[0] else 0)
             self.stats["kills_mid_request"] += 1
             self.dirty = True
         step[1](outcome)
@@ -391,9 +397,9 @@ class BaoPluginSchedule:
         rng = self.rng
         for _ in range(rng.choice((0, 0, 1, 1, 2))):
             route, kind, count = rng.choice(ROUTES), rng.choice(FAULT_KINDS), rng.choice((1, 1, 2))
-            self.stats["vgs_faults_planned"] += 1
+            firing.planned(self.stats, kind, 1 if kind == "delay" else count)
             self.log.append(f"fault {route} {kind} x{count}")
-            if kind == "lost answer":
+            if kind == "lost_answer":
                 self.gate.lose(route, count)
             elif kind == "drop":
                 self.emu.faults.inject(route, drop=True, count=count)
@@ -583,7 +589,7 @@ class BaoPluginSchedule:
 
     def run(self) -> Result:
         began = time.monotonic()
-        fired_before = Counter(self.gate.fired)
+        fired_before = Counter(self.gate.fired) + self.emu.faults.fired()
         try:
             if self.setup():
                 self._run()
@@ -595,9 +601,7 @@ class BaoPluginSchedule:
             except Exception as exc:
                 self.v.append(f"teardown failed: {type(exc).__name__}: {str(exc)[:200]}")
         self.scan_logs()
-        for kind, n in (self.gate.fired - fired_before).items():
-            self.stats[f"fired:{kind}"] += n
-        self.stats["vgs_faults_fired"] += sum((self.gate.fired - fired_before).values())
+        firing.fired_since(self.stats, fired_before, Counter(self.gate.fired) + self.emu.faults.fired())
         self.stats["plugin_schedules_openbao"] = 1
         self.stats["violations"] = len(self.v)
         self.stats["seconds"] = round(time.monotonic() - began)

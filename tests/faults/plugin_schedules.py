@@ -52,6 +52,7 @@ from rotation.vgs import (
     VGSHttp,
     errors,
 )
+from tests.faults import firing
 from tests.faults.inproc import LateTimeouts
 from tests.faults.plugin_oracle import Referenced, missing, token_owner, unreferenced
 from tests.faults.schedules import (
@@ -202,6 +203,7 @@ class PluginSchedule:
         self.shared_clock = isinstance(clock, VirtualClock)
         self.emu._app.sleep = self.clock.sleep
         self.late = LateTimeouts(transport, emulator)
+        self.fired_before = emulator.faults.fired()
         self.client = httpx.Client(transport=self.late, timeout=5.0)
         self.storage = MemoryStorage()
         self.leases: dict[str, HostLease] = {}
@@ -372,15 +374,15 @@ class PluginSchedule:
         rng = self.rng
         for _ in range(rng.choice((0, 0, 1, 1, 2))):
             route, kind, count = rng.choice(PLUGIN_ROUTES), rng.choice(FAULT_KINDS), rng.choice((1, 1, 2))
-            self.stats["vgs_faults"] += 1
             self.result.log.append(f"fault {route} {kind} x{count}")
             inject_fault(
                 self.emu, self.late, route, kind, count,
-                delay=rng.choice((0.5, 5.0)), retry_after=rng.choice((None, 1, 60)),
+                delay=rng.choice((0.5, 5.0)), retry_after=rng.choice((None, 1, 60)), stats=self.stats,
             )  # fmt: skip
         plan = Plan()
         if rng.random() < 0.4:
             plan.crash_after = rng.randint(1, 14)
+            firing.planned(self.stats, "crash")
         self.calls.arm(plan)
 
     def clear(self) -> None:
@@ -525,7 +527,8 @@ class PluginSchedule:
         leaks = find_leaks("\n".join(self.texts), [*self.secrets, *issued_by(self.emu)])
         if leaks:
             self.result.violations.append(f"secret or token in plugin logs or errors: {leaks[:3]}")
-        self.stats["late_timeouts"] = self.late.fired
+        firing.fired_since(self.stats, self.fired_before, self.emu.faults.fired())
+        firing.fired(self.stats, "late", self.late.fired)
         self.stats["plugin_schedules"] = 1
         self.stats["violations"] = len(self.result.violations)
         return self.result

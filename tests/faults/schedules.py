@@ -8,7 +8,11 @@ rotations through ``Rotation.handle`` as Secrets Manager drives them, each under
 - step retries (any step repeated) and whole-rotation retries with the same token;
 - a crash (``Crash``, a BaseException) right after any external call, AWS or VGS;
 - VGS faults: 429 with Retry-After, 500, 502/503/504, dropped connections, delays
-  (emulator faults) and late timeouts (served, answer lost: ``inproc.LateTimeouts``);
+  (emulator faults; most outlast the VGS client's read timeout, ``CLIENT_TIMEOUT``, so the
+  client times out while VGS does the work) and late timeouts (served, answer lost:
+  ``inproc.LateTimeouts``). Over HTTP (``backend.real_delays``) the emulator sleeps for real
+  and the client's socket times out; in memory the delay moves the virtual clock and the
+  in-process transport times the client out the same way;
 - Secrets Manager throttling (``StoreError(code="ThrottlingException", retryable=True)``
   before a chosen store call) and lost answers (the call landed, the caller sees an error);
 - between two external calls of a rotation, what can really run beside it (AWS refuses
@@ -25,7 +29,8 @@ invariants (``check_at_rest``): live and orphaned credentials are counted by
 ``tests/faults/oracle.py`` from VGS's own state and the store's raw versions, never from the
 product's annotations; every PutSecretValue of a rotation must carry the RotationToken its
 events carried. Every violation names the seed and the action log, so
-``run_schedule(seed, ...)`` replays it.
+``run_schedule(seed, ...)`` replays it. Faults are counted as planned and as fired, by kind
+(``tests/faults/firing.py``): ``stats["fired:<kind>"]`` is what happened.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -49,7 +55,7 @@ from rotation.issuers import CapacityError, default_issuer_factory
 from rotation.status import repair
 from rotation.stores import CURRENT, PENDING, PREVIOUS, SecretStore, StoreError
 from rotation.vgs import ClientCredentials, RetryPolicy, Secret, TokenClient, VaultApiProbe, VGSHttp, errors
-from tests.faults import leaks
+from tests.faults import firing, leaks
 from tests.faults.inproc import LateTimeouts
 from tests.faults.leaks import PRODUCT_LOGGERS, THIRD_PARTY_LEVEL, Item, issued_by
 from tests.faults.oracle import Oracle, Subject
@@ -67,6 +73,8 @@ VGS_ROUTES = (
     "vault_api",
 )
 FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "delay", "late")
+CLIENT_TIMEOUT = 0.25  # the VGS client's timeout in the schedules (seconds)
+DELAYS = (0.05, 0.6, 1.0)  # delay faults: far under, or far over, CLIENT_TIMEOUT
 EXPECTED = (RotationError, EventError, StoreError, errors.VGSError, CapacityError)
 
 
@@ -102,11 +110,12 @@ class Plan:
     crash_after: int | None = None
     throttle_store_calls: set[int] = field(default_factory=set)
     lost_store_calls: set[int] = field(default_factory=set)
-    interleave_after: dict[int, Callable[[], None]] = field(default_factory=dict)
+    interleave_after: dict[int, tuple[str, Callable[[], None]]] = field(default_factory=dict)  # call: (kind, run)
 
 
 class Calls:
-    """Counts external calls and fires the plan's crash, throttles and interleavings."""
+    """Counts external calls and fires the plan's crash, throttles and interleavings (each
+    counted as ``fired:<kind>`` when it happens)."""
 
     def __init__(self, stats: Counter[str]) -> None:
         self.stats = stats
@@ -127,7 +136,7 @@ class Calls:
             return
         self.store_count += 1
         if self.store_count in self.plan.throttle_store_calls:
-            self.stats["store_throttles"] += 1
+            firing.fired(self.stats, "store_throttle")
             self.log.append(f"throttle aws:{name}")
             raise StoreError(f"Secrets Manager {name} failed (ThrottlingException)", code="ThrottlingException",
                              retryable=True)  # fmt: skip
@@ -137,8 +146,10 @@ class Calls:
             return
         self.count += 1
         self.log.append(what)
-        hook = self.plan.interleave_after.pop(self.count, None)
-        if hook is not None:
+        interleave = self.plan.interleave_after.pop(self.count, None)
+        if interleave is not None:
+            kind, hook = interleave
+            firing.fired(self.stats, kind)
             self.paused += 1
             try:
                 hook()
@@ -146,10 +157,10 @@ class Calls:
                 self.paused -= 1
         if self.plan.crash_after == self.count:
             self.plan.crash_after = None
-            self.stats["crashes"] += 1
+            firing.fired(self.stats, "crash")
             raise Crash(f"crash after call {self.count}: {what}")
         if store and self.store_count in self.plan.lost_store_calls:
-            self.stats["store_lost_answers"] += 1
+            firing.fired(self.stats, "store_lost")
             raise StoreError(f"Secrets Manager {what} failed (RequestTimeout)", code="RequestTimeout", retryable=True)
 
 
@@ -190,7 +201,7 @@ class FaultyStore:
 
 
 def http_factory(backend: Backend, calls: Calls, late: LateTimeouts, clock: VirtualClock,
-                 rng: random.Random) -> Callable[[], VGSHttp]:  # fmt: skip
+                 rng: random.Random, timeout: float = 5.0) -> Callable[[], VGSHttp]:  # fmt: skip
     class CountingHttp(VGSHttp):
         def _send_once(self, operation: str, *args: Any, **kwargs: Any) -> Any:
             try:
@@ -198,12 +209,12 @@ def http_factory(backend: Backend, calls: Calls, late: LateTimeouts, clock: Virt
             finally:
                 calls.after(f"vgs:{operation}")
 
-    client = httpx.Client(transport=late, timeout=5.0)
+    client = httpx.Client(transport=late, timeout=timeout)
 
     def make() -> VGSHttp:
         policy = RetryPolicy(max_attempts=4, max_total=30.0, sleep=clock.sleep, clock=clock,
                              rng=random.Random(rng.random()))  # fmt: skip
-        return CountingHttp(timeout=5.0, retry=policy, client=_Unclosable(client))  # type: ignore[arg-type]
+        return CountingHttp(timeout=timeout, retry=policy, client=_Unclosable(client))  # type: ignore[arg-type]
 
     return make
 
@@ -222,9 +233,23 @@ class _Unclosable:
 
 
 def inject_fault(
-    emu: Any, late: Any, route: str, kind: str, count: int, *, delay: float, retry_after: int | None
+    emu: Any,
+    late: Any,
+    route: str,
+    kind: str,
+    count: int,
+    *,
+    delay: float,
+    retry_after: int | None,
+    stats: Counter[str] | None = None,
+    timeout: float | None = None,
 ) -> None:
-    """One VGS fault of ``kind`` (a FAULT_KINDS entry) on ``route`` for the next ``count`` calls."""
+    """One VGS fault of ``kind`` (a FAULT_KINDS entry) on ``route`` for the next ``count`` calls,
+    counted in ``stats`` as planned (a delay past the client's ``timeout`` also plans a client timeout)."""
+    if stats is not None:
+        firing.planned(stats, kind, count)
+        if kind == "delay" and timeout is not None and delay > timeout:
+            firing.planned(stats, "client_timeout", count)
     if kind == "late":
         late.inject(route, count)
     elif kind == "drop":
@@ -317,9 +342,12 @@ class Schedule:
         self.calls = Calls(self.stats)
         self.calls.log = self.result.log
         self.late = LateTimeouts(backend.transport(), self.emu)
-        self.emu._app.sleep = self.clock.sleep  # delay faults advance the virtual clock
+        # Over HTTP delay faults are real (the client's socket times out); in memory they
+        # advance the virtual clock (the in-process transport times the client out).
+        self.emu._app.sleep = time.sleep if getattr(backend, "real_delays", False) else self.clock.sleep
+        self.fired_before = self.emu.faults.fired()
         self.store = FaultyStore(backend.store, self.calls)
-        self.http = http_factory(backend, self.calls, self.late, self.clock, self.rng)
+        self.http = http_factory(backend, self.calls, self.late, self.clock, self.rng, CLIENT_TIMEOUT)
         self.secrets: set[str] = set()
         self.texts: list[str] = []
         self.publish = publish
@@ -470,12 +498,18 @@ class Schedule:
             route = rng.choice(VGS_ROUTES)
             kind = rng.choice(FAULT_KINDS)
             count = rng.choice((1, 1, 1, 2, 3))
-            self.stats["vgs_faults"] += 1
             self.result.log.append(f"fault {route} {kind} x{count}")
             inject_fault(
                 self.emu, self.late, route, kind, count,
-                delay=rng.choice((0.5, 2.0, 20.0)), retry_after=rng.choice((None, 1, 5, 60)),
+                delay=rng.choice(DELAYS), retry_after=rng.choice((None, 1, 5, 60)),
+                stats=self.stats, timeout=CLIENT_TIMEOUT,
             )  # fmt: skip
+
+    def count_fired(self) -> None:
+        """The VGS faults that fired in this schedule: the emulator's and the client side's."""
+        firing.fired_since(self.stats, self.fired_before, self.emu.faults.fired())
+        firing.fired(self.stats, "late", self.late.fired)
+        firing.fired(self.stats, "client_timeout", self.late.client_timeouts)
 
     def clear_faults(self) -> None:
         self.emu.faults.clear()
@@ -487,17 +521,26 @@ class Schedule:
         plan = Plan()
         if rng.random() < 0.5:
             plan.crash_after = rng.randint(1, 45)
+            firing.planned(self.stats, "crash")
         for _ in range(rng.choice((0, 0, 1, 2))):
-            self.stats["store_faults_planned"] += 1
-            (plan.throttle_store_calls if rng.random() < 0.7 else plan.lost_store_calls).add(rng.randint(1, 20))
+            throttle = rng.random() < 0.7
+            firing.planned(self.stats, "store_throttle" if throttle else "store_lost")
+            (plan.throttle_store_calls if throttle else plan.lost_store_calls).add(rng.randint(1, 20))
         if rng.random() < 0.15:
-            plan.interleave_after[rng.randint(1, 30)] = lambda: self.concurrent_rotation(token)
+            plan.interleave_after[rng.randint(1, 30)] = ("concurrent_rotation", lambda: self.concurrent_rotation(token))
         if len(self.oracle.subjects) > 1 and rng.random() < 0.15:
-            plan.interleave_after.setdefault(rng.randint(1, 30), self.sibling_rotation)
+            at = rng.randint(1, 30)
+            if at not in plan.interleave_after:
+                plan.interleave_after[at] = ("sibling_rotation", self.sibling_rotation)
         if self.token_arn and rng.random() < 0.25:
-            plan.interleave_after.setdefault(
-                rng.randint(1, 30), lambda: self.publisher_run("between two calls of a rotation", faulty=True)
-            )
+            at = rng.randint(1, 30)
+            if at not in plan.interleave_after:
+                plan.interleave_after[at] = (
+                    "publisher_interleave",
+                    lambda: self.publisher_run("between two calls of a rotation", faulty=True),
+                )
+        for kind, _ in plan.interleave_after.values():
+            firing.planned(self.stats, kind)
         return plan
 
     def concurrent_rotation(self, token: str) -> None:
@@ -828,7 +871,7 @@ class Schedule:
                 self.clear_faults()
         self.texts.extend(logs.parts)
         self.check_leaks()
-        self.stats["late_timeouts"] = self.late.fired
+        self.count_fired()
         self.stats["schedules"] = 1
         self.stats["violations"] = len(self.result.violations)
         return self.result

@@ -7,9 +7,9 @@ the emulator's request handler and holds the n-th request to a route, before it 
 releases it. Killing the plugin while it waits on a held request is a ``kill -9`` at a known
 step, every time. A held request that is released after its caller died is dropped (the
 connection closed, no answer written). ``lose`` serves a request and drops the answer (the
-work is done, the client sees a broken connection): a lost answer over real HTTP. The gate
-also counts the emulator's faults that fired (by kind) and collects every access token and
-client secret VGS issued, for the leak scan.
+work is done, the client sees a broken connection): a lost answer over real HTTP, counted in
+``fired["lost_answer"]`` (the emulator counts its own faults: ``Faults.fired``). The gate also
+collects every access token and client secret VGS issued, for the leak scan.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotation.emulator import Emulator
-from rotation.emulator.faults import Fault
 from rotation.emulator.messages import Request, Response
 
 HOLD_TIMEOUT = 60.0  # a held request is let go after this long whatever happens
@@ -48,25 +47,13 @@ class Gate:
         self._lock = threading.Lock()
         self._holds: list[Hold] = []
         self._lose: dict[str, int] = {}
-        self.fired: Counter[str] = Counter()  # emulator faults that fired, by kind
+        self.fired: Counter[str] = Counter()  # answers lost here ("lost_answer")
         self.issued: set[str] = set()  # every access token and client secret VGS issued (for the leak scan)
-        self._faults = emulator.faults
-        self._take = type(self._faults).take.__get__(self._faults)
         self.app.handle = self._handle  # type: ignore[method-assign]
-        self._faults.take = self._count_take  # type: ignore[method-assign]
 
     def close(self) -> None:
         self.clear()
         vars(self.app).pop("handle", None)
-        vars(self._faults).pop("take", None)
-
-    def _count_take(self, route: str) -> Fault | None:
-        fault = self._take(route)
-        if fault is not None:
-            kind = "drop" if fault.drop else str(fault.status) if fault.status else "delay"
-            with self._lock:
-                self.fired[kind] += 1
-        return fault
 
     def clear(self) -> None:
         with self._lock:
@@ -123,7 +110,7 @@ class Gate:
                 return None
         if lose:
             with self._lock:
-                self.fired["lost answer"] += 1
+                self.fired["lost_answer"] += 1
             return None
         return response
 
