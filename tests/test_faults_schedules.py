@@ -23,9 +23,10 @@ from tests.rotation_harness import sm
 
 BASE = int(os.environ.get("FAULT_SCHEDULES_SEED", "0"))
 HTTP_SCHEDULES = 16
-# Seeds 8-23: over them every fault kind fires, a delay past the client's timeout included
-# (a real socket timeout over HTTP); seeds 0-7 ran over HTTP before and are in the bench.
-HTTP_SEEDS = range(BASE + 8, BASE + 8 + HTTP_SCHEDULES)
+# Seeds 22-37: over them every fault kind fires, a delay past the client's timeout included
+# (a real socket timeout over HTTP); test_http_schedules_fire_every_fault_kind fails when a
+# change to the schedules' draws makes the window miss a kind (pick another window then).
+HTTP_SEEDS = range(BASE + 22, BASE + 22 + HTTP_SCHEDULES)
 MEMORY_SCHEDULES = 120
 _http_fired: dict[int, Counter[str]] = {}  # seed -> its fired:* stats, from the HTTP runs
 
