@@ -16,6 +16,8 @@ Kinds:
   fault outlasted the client's read timeout: the client really timed out);
 - Secrets Manager: ``store_throttle``, ``store_lost``;
 - process and concurrency: ``crash``, ``concurrent_rotation``, ``publisher_interleave``,
+  ``sibling_rotation`` (another secret of the same organization rotated in between: shown,
+  not required, as it needs a schedule with several secrets),
   ``plugin_kill`` (OpenBao runs: the plugin process killed with SIGKILL).
 """
 
