@@ -49,3 +49,23 @@ def test_vgs_calls_per_rotation_with_the_cmp_probe(emulator, moto_url):
     assert first == {"token": 2, "accounts.list": 2, "accounts.create": 1, "cmp.card": 1}
     _, later = _rotate_counting(world)  # a new Rotation (a cold container): the manager token again
     assert later == {"token": 2, "accounts.list": 2, "accounts.create": 1, "cmp.card": 1, "accounts.delete": 1}
+
+
+@pytest.mark.parametrize("kind", ["service-account", "access-credentials"])
+def test_a_retried_create_whose_value_is_stored_costs_two_reads_and_nothing_at_vgs(emulator, moto_url, kind):
+    """Secrets Manager retries createSecret (a timeout, a second delivery): once AWSPENDING
+    holds this token's value, the retry reads the stages and that value and stops. It makes
+    no VGS call (no token, no listing: VGS's rate limits are shared by every secret)."""
+    world = make_world(emulator, kind=kind)
+    token = start_rotation(world.secret_arn)
+    rot = world.rotation()
+    event = {"Step": "createSecret", "SecretId": world.secret_arn, "ClientRequestToken": token}
+    rot.handle(event)
+    stored = world.document("AWSPENDING")
+    world.budget.log.clear()
+    before = world.emulator.request_counts
+    rot.handle(event)
+    after = world.emulator.request_counts
+    assert Counter(c.removeprefix("aws:") for c in world.budget.log) == {"describe_secret": 1, "get_secret_value": 1}
+    assert {k: after[k] - before[k] for k in after if after[k] - before[k]} == {}
+    assert world.document("AWSPENDING").credential_ref == stored.credential_ref
