@@ -356,20 +356,25 @@ class Rotation:
         ``status --repair`` while its createSecret still ran, and whose write was lost) was
         never handed to anyone, and no later rotation finds it otherwise. Delete those only:
         a credential whose rotation version holds no value or another credential. Costs one
-        read per unlabelled version that owns a credential not in use."""
+        read per earlier version that owns a credential other than the new one."""
         with self._issuer(new, desc) as issuer:
             owned, present = issuer.inventory()
             fresh = self.store.describe(ev.secret_id)
             if fresh.version_with(CURRENT) != ev.token:
                 return  # a newer rotation completed meanwhile: its finishSecret sweeps
+            # A rotation started since (AWSPENDING on another version) may be creating its
+            # credential right now: its version is not ours to judge.
+            in_progress = fresh.version_with(PENDING) if fresh.version_with(PENDING) != ev.token else None
             candidates: dict[str, list[str]] = {}
             for o in owned:
-                unlabelled = o.version_id and not fresh.stages_of(o.version_id)
-                if o.ref in present and unlabelled and o.ref != new.credential_ref:
+                if o.ref in present and o.version_id and o.version_id != in_progress and o.ref != new.credential_ref:
                     candidates.setdefault(o.version_id, []).append(o.ref)
             doomed: list[str] = []
             for version_id, refs in sorted(candidates.items()):
-                held = self._document_or_none(ev.secret_id, version_id=version_id)
+                # This rotation's own version holds ``new``: a second credential made under
+                # its token (a duplicate createSecret whose refused write could not delete
+                # what it made) was never stored either.
+                held = new if version_id == ev.token else self._document_or_none(ev.secret_id, version_id=version_id)
                 doomed += [ref for ref in refs if held is None or held.credential_ref != ref]
             for ref in sorted(doomed):
                 issuer.delete(ref)

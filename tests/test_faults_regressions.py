@@ -277,3 +277,36 @@ def test_a_retried_create_deletes_what_its_crashed_attempt_made_before_creating_
     assert live == {world.initial_client_id, pending.credential_ref}
     world.run(token, ("setSecret", "testSecret", "finishSecret"))
     mints(world, world.document())
+
+
+def test_revoke_never_sweeps_a_duplicate_creates_credential_it_could_not_delete(emulator, moto_url):
+    """revoke=never: two createSecret invocations for one token; the second stored its
+    credential first, so the first's write was refused and it tried to delete what it had
+    made, but VGS failed the delete (500s past the retries). finishSecret's sweep looked only
+    at versions without a label, and this credential's version is the new AWSCURRENT: it
+    stayed live for good (the oracle, counting from VGS's list, found it in the 10,000-run)."""
+    import pytest
+
+    world = make_world(emulator, revoke="never")
+    manager = emulator.bootstrap["client_id"]
+    token = start_rotation(world.secret_arn)
+
+    def duplicate_then_failing_deletes() -> None:
+        world.run(token, ("createSecret",))
+        emulator.faults.inject("accounts.delete", status=500, count=50)
+
+    class AfterListing(CallBudget):  # the duplicate runs between the first's listing and its create
+        def tick(self, what: str) -> None:
+            super().tick(what)
+            if what == "vgs:list service accounts" and not self.log[:-1].count(what):
+                duplicate_then_failing_deletes()
+
+    rot = Rotation(CountingStore(world.budget), default_issuer_factory(http_factory=counting_http(AfterListing(),
+                   world.clock)), clock=world.clock, sleep=world.clock.sleep)  # fmt: skip
+    with pytest.raises(Exception, match="500"):
+        rot.handle(event(world, "createSecret", token))
+    emulator.faults.clear()
+    assert len({x["client_id"] for x in emulator.service_accounts()} - {manager}) == 3  # initial, stored, stray
+    world.run(token)
+    live = {x["client_id"] for x in emulator.service_accounts()} - {manager}
+    assert live == {world.initial_client_id, world.document().credential_ref}
