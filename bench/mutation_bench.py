@@ -100,17 +100,17 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "retirement-skipped",
         "rotation/core.py",
-        "doomed = {ref for ref in due if ref in present and ref not in live}",
-        "doomed: set[str] = set()",
+        "return {ref for ref in due if ref in present and ref not in live}",
+        "return set()",
         "finishSecret never deletes the replaced credential: old credentials stay live forever",
         ROTATION,
     ),
     Mutant(
         "retire-current-not-previous",
         "rotation/core.py",
-        '            live = {new.credential_ref}\n            if new.revoke != "immediate" and previous is not None:',
-        "            live = {previous.credential_ref} if previous is not None else set()\n"
-        '            if new.revoke != "immediate" and previous is not None:',
+        '        live = {new.credential_ref}\n        if new.revoke != "immediate" and previous is not None:',
+        "        live = {previous.credential_ref} if previous is not None else set()\n"
+        '        if new.revoke != "immediate" and previous is not None:',
         "finishSecret keeps AWSPREVIOUS's credential and deletes the new AWSCURRENT one",
         ROTATION,
     ),

@@ -37,7 +37,7 @@ from rotation.document import (
     parse_document,
     parse_manager,
 )
-from rotation.issuers import CapacityError, Issuer, IssuerFactory
+from rotation.issuers import CapacityError, Issuer, IssuerFactory, Owned
 from rotation.stores import CURRENT, PENDING, PREVIOUS, SecretDescription, SecretStore, StoreError
 from rotation.vgs import errors
 from rotation.vgs.secret import Secret
@@ -308,9 +308,6 @@ class Rotation:
         self._retire(ev, desc, new)
 
     def _retire(self, ev: RotationEvent, desc: SecretDescription, new: SecretDocument) -> None:
-        if new.revoke == "never":
-            self._sweep_unstored(ev, desc, new)
-            return
         with self._issuer(new, desc) as issuer:
             # List first, then read what is live: a credential created after the listing
             # is not a candidate, and one created before it is kept if the store (read
@@ -322,64 +319,73 @@ class Rotation:
                 # to retire, and its credential is AWSCURRENT now. Delete nothing.
                 log.info("finishSecret: a newer rotation is current; leaving retirement to it")
                 return
-            previous = self._previous(ev.secret_id, fresh, ev.token, new)
-            live = {new.credential_ref}
-            if new.revoke != "immediate" and previous is not None:
-                live.add(previous.credential_ref)
-            # A retried finishSecret of a completed rotation must not take the credential of
-            # a newer rotation under way: stored as AWSPENDING, or created and not yet stored.
+            # A newer rotation under way (AWSPENDING on another version) may be creating
+            # its credential right now: a retried finishSecret must not take it.
             newer = fresh.version_with(PENDING)
-            if newer and newer != ev.token:
-                pending = self._document_or_none(ev.secret_id, version_id=newer)
-                if pending is not None:
-                    live.add(pending.credential_ref)
-                live |= {o.ref for o in owned if o.version_id == newer}
-            # Candidates: what this rotation and the previous one were due to retire and the
-            # credentials they replaced (a finishSecret may have died before deleting; another
-            # rotation completing in between makes ``retire`` stale; a credential made outside
-            # this system carries no annotation to be found by), and credentials this system
-            # made for this secret that no version uses any more: the result of crashes,
-            # abandoned or concurrent rotations. Live ones are never deleted.
-            due: set[str] = set(new.rotation.due()) if new.rotation is not None else set()
-            if previous is not None:
-                due |= previous.due
-            due |= {o.ref for o in owned}
-            doomed = {ref for ref in due if ref in present and ref not in live}
+            newer = newer if newer != ev.token else None
+            if new.revoke == "never":
+                doomed = self._never_stored(ev, new, owned, present, newer)
+            else:
+                doomed = self._due(ev, fresh, new, owned, present, newer)
             for ref in sorted(doomed):
                 issuer.delete(ref)
         if doomed:
-            log.info("finishSecret: retired credentials", extra={"credentials": sorted(doomed)})
+            what = "deleted credentials no version ever stored" if new.revoke == "never" else "retired credentials"
+            log.info("finishSecret: %s", what, extra={"credentials": sorted(doomed)})
 
-    def _sweep_unstored(self, ev: RotationEvent, desc: SecretDescription, new: SecretDocument) -> None:
+    def _due(
+        self,
+        ev: RotationEvent,
+        fresh: SecretDescription,
+        new: SecretDocument,
+        owned: list[Owned],
+        present: set[str],
+        newer: str | None,
+    ) -> set[str]:
+        """What leaves the overlap window under ``next-rotation`` or ``immediate``."""
+        previous = self._previous(ev.secret_id, fresh, ev.token, new)
+        live = {new.credential_ref}
+        if new.revoke != "immediate" and previous is not None:
+            live.add(previous.credential_ref)
+        if newer:
+            # stored as AWSPENDING, or created and not yet stored
+            pending = self._document_or_none(ev.secret_id, version_id=newer)
+            if pending is not None:
+                live.add(pending.credential_ref)
+            live |= {o.ref for o in owned if o.version_id == newer}
+        # Candidates: what this rotation and the previous one were due to retire and the
+        # credentials they replaced (a finishSecret may have died before deleting; another
+        # rotation completing in between makes ``retire`` stale; a credential made outside
+        # this system carries no annotation to be found by), and credentials this system
+        # made for this secret that no version uses any more: the result of crashes,
+        # abandoned or concurrent rotations. Live ones are never deleted.
+        due: set[str] = set(new.rotation.due()) if new.rotation is not None else set()
+        if previous is not None:
+            due |= previous.due
+        due |= {o.ref for o in owned}
+        return {ref for ref in due if ref in present and ref not in live}
+
+    def _never_stored(
+        self, ev: RotationEvent, new: SecretDocument, owned: list[Owned], present: set[str], newer: str | None
+    ) -> set[str]:
         """revoke=never keeps every credential a version of the secret holds; one that no
         version ever stored (created by a rotation that was then cleared, e.g. by
         ``status --repair`` while its createSecret still ran, and whose write was lost) was
-        never handed to anyone, and no later rotation finds it otherwise. Delete those only:
-        a credential whose rotation version holds no value or another credential. Costs one
+        never handed to anyone, and no later rotation finds it otherwise. Those only: a
+        credential whose rotation version holds no value or another credential. Costs one
         read per earlier version that owns a credential other than the new one."""
-        with self._issuer(new, desc) as issuer:
-            owned, present = issuer.inventory()
-            fresh = self.store.describe(ev.secret_id)
-            if fresh.version_with(CURRENT) != ev.token:
-                return  # a newer rotation completed meanwhile: its finishSecret sweeps
-            # A rotation started since (AWSPENDING on another version) may be creating its
-            # credential right now: its version is not ours to judge.
-            in_progress = fresh.version_with(PENDING) if fresh.version_with(PENDING) != ev.token else None
-            candidates: dict[str, list[str]] = {}
-            for o in owned:
-                if o.ref in present and o.version_id and o.version_id != in_progress and o.ref != new.credential_ref:
-                    candidates.setdefault(o.version_id, []).append(o.ref)
-            doomed: list[str] = []
-            for version_id, refs in sorted(candidates.items()):
-                # This rotation's own version holds ``new``: a second credential made under
-                # its token (a duplicate createSecret whose refused write could not delete
-                # what it made) was never stored either.
-                held = new if version_id == ev.token else self._document_or_none(ev.secret_id, version_id=version_id)
-                doomed += [ref for ref in refs if held is None or held.credential_ref != ref]
-            for ref in sorted(doomed):
-                issuer.delete(ref)
-        if doomed:
-            log.info("finishSecret: deleted credentials no version ever stored", extra={"credentials": doomed})
+        candidates: dict[str, list[str]] = {}
+        for o in owned:
+            if o.ref in present and o.version_id and o.version_id != newer and o.ref != new.credential_ref:
+                candidates.setdefault(o.version_id, []).append(o.ref)
+        doomed: set[str] = set()
+        for version_id, refs in sorted(candidates.items()):
+            # This rotation's own version holds ``new``: a second credential made under
+            # its token (a duplicate createSecret whose refused write could not delete
+            # what it made) was never stored either.
+            held = new if version_id == ev.token else self._document_or_none(ev.secret_id, version_id=version_id)
+            doomed |= {ref for ref in refs if held is None or held.credential_ref != ref}
+        return doomed
 
     # -- shared ---------------------------------------------------------------------
 
